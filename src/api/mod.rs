@@ -1,0 +1,65 @@
+//! HTTP endpoints for operators: health on the admin listener and the
+//! Prometheus scrape endpoint.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::SystemTime;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+
+use crate::pipeline::Pipeline;
+
+/// Whether burnrate accepts data: set once every listener is bound, cleared
+/// when shutdown starts so that Kubernetes stops routing to the pod.
+#[derive(Debug, Default)]
+pub struct Readiness(AtomicBool);
+
+impl Readiness {
+    pub fn set(&self, ready: bool) {
+        self.0.store(ready, Ordering::SeqCst);
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// Routes of the admin listener: `/healthz` answers while the process runs,
+/// `/readyz` only while it accepts data. Neither depends on the upstream, so a
+/// backend outage never marks the pod unready.
+pub fn admin_router(readiness: Arc<Readiness>) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(ready))
+        .with_state(readiness)
+}
+
+async fn ready(State(readiness): State<Arc<Readiness>>) -> impl IntoResponse {
+    if readiness.is_ready() {
+        (StatusCode::OK, "ready\n")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "not ready\n")
+    }
+}
+
+/// Routes of the Prometheus listener: `/metrics`.
+pub fn metrics_router(pipeline: Arc<Pipeline>) -> Router {
+    Router::new()
+        .route("/metrics", get(scrape))
+        .with_state(pipeline)
+}
+
+async fn scrape(State(pipeline): State<Arc<Pipeline>>) -> impl IntoResponse {
+    let body = crate::metrics::render(&pipeline, SystemTime::now());
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        body,
+    )
+}

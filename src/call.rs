@@ -1,0 +1,119 @@
+//! The record that extraction produces for one LLM call, shared by the ledger,
+//! pricing and metrics.
+
+use std::time::SystemTime;
+
+/// Token counts of one call, partitioned so that the fields add up to the
+/// call's total: `input` is billed at the base input rate only, cache reads and
+/// cache writes are never inside it, and `output` excludes `reasoning`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TokenCounts {
+    pub input: u64,
+    pub output: u64,
+    pub cache_read: u64,
+    pub cache_creation: u64,
+    pub reasoning: u64,
+}
+
+impl std::ops::AddAssign for TokenCounts {
+    fn add_assign(&mut self, other: TokenCounts) {
+        self.input += other.input;
+        self.output += other.output;
+        self.cache_read += other.cache_read;
+        self.cache_creation += other.cache_creation;
+        self.reasoning += other.reasoning;
+    }
+}
+
+impl TokenCounts {
+    pub fn total(&self) -> u64 {
+        self.input + self.output + self.cache_read + self.cache_creation + self.reasoning
+    }
+}
+
+/// How a call ended, as the `outcome` label of `burnrate_llm_requests_total`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Outcome {
+    Ok,
+    /// HTTP 429.
+    RateLimited,
+    /// HTTP 529 (Anthropic) or 503.
+    Overloaded,
+    Error,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::RateLimited => "rate_limited",
+            Outcome::Overloaded => "overloaded",
+            Outcome::Error => "error",
+        }
+    }
+
+    /// Maps an HTTP response status code to an outcome.
+    pub fn from_http_status(status: u16) -> Outcome {
+        match status {
+            200..=399 => Outcome::Ok,
+            429 => Outcome::RateLimited,
+            503 | 529 => Outcome::Overloaded,
+            _ => Outcome::Error,
+        }
+    }
+}
+
+/// The window that a rate-limit header describes, as the `limit` label.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum LimitKind {
+    Requests,
+    Tokens,
+    InputTokens,
+    OutputTokens,
+}
+
+impl LimitKind {
+    pub const ALL: [LimitKind; 4] = [
+        LimitKind::Requests,
+        LimitKind::Tokens,
+        LimitKind::InputTokens,
+        LimitKind::OutputTokens,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LimitKind::Requests => "requests",
+            LimitKind::Tokens => "tokens",
+            LimitKind::InputTokens => "input_tokens",
+            LimitKind::OutputTokens => "output_tokens",
+        }
+    }
+}
+
+/// One rate-limit window as read from response headers. Each field is `None`
+/// when its header was absent or invalid.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LimitReading {
+    pub limit: Option<u64>,
+    pub remaining: Option<u64>,
+    /// When the window resets, as an absolute time.
+    pub reset_at: Option<SystemTime>,
+}
+
+/// Rate-limit state read from the headers of one HTTP response.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RateLimitObservation {
+    /// Readings per window, at most one per kind, sorted by kind.
+    pub limits: Vec<(LimitKind, LimitReading)>,
+    /// The time before which the provider asks for no retry (`retry-after`,
+    /// `retry-after-ms`).
+    pub retry_after_until: Option<SystemTime>,
+    /// Headers whose value could not be parsed, as (header name, value).
+    pub invalid: Vec<(String, String)>,
+}
+
+impl RateLimitObservation {
+    pub fn is_empty(&self) -> bool {
+        self.limits.is_empty() && self.retry_after_until.is_none()
+    }
+}

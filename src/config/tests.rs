@@ -1,0 +1,221 @@
+use std::collections::HashMap;
+use std::time::Duration;
+
+use super::*;
+
+fn parse_env(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    let env: HashMap<String, String> = env
+        .iter()
+        .map(|(key, value)| (key.to_string(), value.to_string()))
+        .collect();
+    parse_with_env(text, &|name| env.get(name).cloned())
+}
+
+fn problem_paths(error: &ConfigError) -> Vec<&str> {
+    error
+        .problems
+        .iter()
+        .map(|problem| problem.path.as_str())
+        .collect()
+}
+
+#[test]
+fn default_config_parses() {
+    let config = parse_env(DEFAULT_CONFIG, &[]).unwrap();
+    assert_eq!(config.receivers.otlp.grpc.endpoint, "127.0.0.1:4317");
+    assert_eq!(config.metrics.prometheus.endpoint, "127.0.0.1:9464");
+    assert_eq!(config.admin.endpoint, "127.0.0.1:13133");
+    assert!(config.exporters.is_empty());
+}
+
+#[test]
+fn empty_document_is_all_defaults() {
+    assert_eq!(parse_env("", &[]).unwrap(), Config::default());
+}
+
+#[test]
+fn exporter_fields_decode() {
+    let text = r#"
+exporters:
+  - name: backend
+    endpoint: http://127.0.0.1:14317
+    protocol: grpc
+    compression: gzip
+    timeout: 2500ms
+    headers: { x-honeycomb-team: abc }
+    sending_queue: { queue_size: 7 }
+"#;
+    let config = parse_env(text, &[]).unwrap();
+    let exporter = &config.exporters[0];
+    assert_eq!(exporter.name, "backend");
+    assert_eq!(exporter.compression, Compression::Gzip);
+    assert_eq!(exporter.timeout, Duration::from_millis(2500));
+    assert_eq!(exporter.headers["x-honeycomb-team"], "abc");
+    assert_eq!(exporter.sending_queue.queue_size, 7);
+    assert_eq!(exporter.sending_queue.num_consumers, 4);
+}
+
+#[test]
+fn every_unknown_key_is_reported_with_its_path() {
+    let text = r#"
+receivers:
+  otlp:
+    grpc: { endpont: 127.0.0.1:4317 }
+admin: { endpoint: 127.0.0.1:1, port: 3 }
+exporters:
+  - { name: a, endpoint: "http://127.0.0.1:1", tls: {} }
+colour: blue
+"#;
+    let error = parse_env(text, &[]).unwrap_err();
+    assert_eq!(
+        problem_paths(&error),
+        [
+            "receivers.otlp.grpc.endpont",
+            "admin.port",
+            "exporters[0].tls",
+            "colour"
+        ]
+    );
+    assert!(
+        error
+            .to_string()
+            .contains("invalid `admin.port`: unknown key")
+    );
+}
+
+#[test]
+fn type_errors_in_separate_sections_are_all_reported() {
+    let text = r#"
+receivers: { otlp: { grpc: { max_recv_msg_size_mib: lots } } }
+exporters:
+  - { name: a, endpoint: "http://127.0.0.1:1", timeout: soon }
+  - { name: b, endpoint: "127.0.0.1:2" }
+"#;
+    let error = parse_env(text, &[]).unwrap_err();
+    assert_eq!(
+        problem_paths(&error),
+        [
+            "receivers.otlp.grpc.max_recv_msg_size_mib",
+            "exporters[0].timeout",
+            "exporters[1].endpoint"
+        ]
+    );
+    assert!(
+        error.problems[1]
+            .message
+            .contains("invalid duration \"soon\"")
+    );
+    assert!(
+        error.problems[2]
+            .message
+            .contains("has no scheme; write http://127.0.0.1:2")
+    );
+}
+
+#[test]
+fn semantic_errors_name_value_and_fix() {
+    let text = r#"
+admin: { endpoint: "localhost" }
+exporters:
+  - { name: a, endpoint: "ftp://x:1", protocol: http/protobuf }
+  - { name: a, endpoint: "http://127.0.0.1:1", sending_queue: { queue_size: 0 } }
+"#;
+    let error = parse_env(text, &[]).unwrap_err();
+    assert_eq!(
+        problem_paths(&error),
+        [
+            "exporters[0].endpoint",
+            "exporters[0].protocol",
+            "exporters[1].sending_queue.queue_size",
+            "exporters[1].name",
+            "admin.endpoint",
+        ]
+    );
+    assert!(error.problems[0].message.contains("scheme \"ftp\""));
+    assert!(
+        error.problems[4]
+            .message
+            .contains("\"localhost\" is not an IP address and port")
+    );
+}
+
+#[test]
+fn env_references_expand() {
+    let text = r#"
+exporters:
+  - name: backend
+    endpoint: ${env:UPSTREAM}
+    headers: { x-honeycomb-team: "key-${env:KEY}", price: "$$5" }
+receivers: { otlp: { grpc: { max_recv_msg_size_mib: "${env:SIZE}" } } }
+service: { log_level: "${env:LEVEL:-debug}" }
+"#;
+    let env = [
+        ("UPSTREAM", "http://127.0.0.1:9"),
+        ("KEY", "s3cret"),
+        ("SIZE", "32"),
+    ];
+    let config = parse_env(text, &env).unwrap();
+    assert_eq!(config.exporters[0].endpoint, "http://127.0.0.1:9");
+    assert_eq!(
+        config.exporters[0].headers["x-honeycomb-team"],
+        "key-s3cret"
+    );
+    assert_eq!(config.exporters[0].headers["price"], "$5");
+    assert_eq!(config.receivers.otlp.grpc.max_recv_msg_size_mib, 32);
+    assert_eq!(config.service.log_level, "debug");
+}
+
+#[test]
+fn missing_env_variable_names_variable_and_path() {
+    let text = "exporters: [{ name: a, endpoint: '${env:NOPE}' }]";
+    let error = parse_env(text, &[]).unwrap_err();
+    assert_eq!(error.problems[0].path, "exporters[0].endpoint");
+    assert!(
+        error.problems[0]
+            .message
+            .contains("environment variable NOPE is not set")
+    );
+}
+
+#[test]
+fn yaml_syntax_error_has_line() {
+    let error = parse_env("admin: [\n", &[]).unwrap_err();
+    assert!(error.to_string().contains("line"), "{error}");
+}
+
+#[test]
+fn exporter_from_standard_env() {
+    let config = Config::default();
+    let env: HashMap<&str, &str> = [
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4317"),
+        (
+            "OTEL_EXPORTER_OTLP_HEADERS",
+            "x-honeycomb-team=a%20b, x-other=c",
+        ),
+    ]
+    .into();
+    let lookup = |name: &str| env.get(name).map(|value| value.to_string());
+    let exporters = effective_exporters(&config, &lookup).unwrap();
+    assert_eq!(exporters.len(), 1);
+    assert_eq!(exporters[0].endpoint, "http://127.0.0.1:4317");
+    assert_eq!(exporters[0].headers["x-honeycomb-team"], "a b");
+    assert_eq!(exporters[0].headers["x-other"], "c");
+}
+
+#[test]
+fn configured_exporters_win_over_env() {
+    let config = parse_env(
+        "exporters: [{ name: a, endpoint: 'http://127.0.0.1:1' }]",
+        &[],
+    )
+    .unwrap();
+    let lookup = |_: &str| Some("http://127.0.0.1:2".to_owned());
+    let exporters = effective_exporters(&config, &lookup).unwrap();
+    assert_eq!(exporters[0].endpoint, "http://127.0.0.1:1");
+}
+
+#[test]
+fn no_exporter_without_env() {
+    let exporters = effective_exporters(&Config::default(), &|_| None).unwrap();
+    assert!(exporters.is_empty());
+}

@@ -1,0 +1,74 @@
+//! Turns OTLP spans into LLM call records: attribute mapping for the current
+//! and deprecated GenAI semantic conventions, vendor SDK spans and OpenLLMetry,
+//! and rate-limit headers captured on HTTP client spans.
+
+pub mod headers;
+mod span;
+mod types;
+
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::Arc;
+
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::any_value::Value;
+use opentelemetry_proto::tonic::resource::v1::Resource;
+
+pub use span::{SpanContext, SpanKind, classify_span};
+pub use types::{Extracted, HttpSpan, LlmSpan, Source, SpanId, TraceId};
+
+/// `service.name` when the resource has none, as the OpenTelemetry SDKs do.
+const UNKNOWN_SERVICE: &str = "unknown_service";
+
+/// Finds the LLM spans and the HTTP client spans with rate-limit headers in
+/// one export request.
+pub fn extract(request: &ExportTraceServiceRequest) -> Extracted {
+    let mut extracted = Extracted::default();
+    for resource_spans in &request.resource_spans {
+        let (service, resource_id) = resource_identity(resource_spans.resource.as_ref());
+        for scope_spans in &resource_spans.scope_spans {
+            let scope_name = scope_spans
+                .scope
+                .as_ref()
+                .map_or("", |scope| scope.name.as_str());
+            let context = SpanContext {
+                service: &service,
+                resource_id,
+                source: Source::from_scope(scope_name),
+            };
+            extracted.span_count += scope_spans.spans.len() as u64;
+            for span in &scope_spans.spans {
+                match classify_span(span, &context) {
+                    SpanKind::Llm(call) => extracted.llm_spans.push(call),
+                    SpanKind::Http(http) => extracted.http_spans.push(http),
+                    SpanKind::Other => {}
+                }
+            }
+        }
+    }
+    extracted
+}
+
+/// Returns the resource's `service.name` and a hash of all its attributes.
+fn resource_identity(resource: Option<&Resource>) -> (Arc<str>, u64) {
+    let mut service = UNKNOWN_SERVICE;
+    let mut hasher = DefaultHasher::new();
+    for attribute in resource.map_or(&[][..], |resource| &resource.attributes[..]) {
+        attribute.key.hash(&mut hasher);
+        let value = attribute
+            .value
+            .as_ref()
+            .and_then(|value| value.value.as_ref());
+        if let Some(Value::StringValue(text)) = value {
+            text.hash(&mut hasher);
+            if attribute.key == "service.name" {
+                service = text;
+            }
+        } else if let Some(value) = value {
+            format!("{value:?}").hash(&mut hasher);
+        }
+    }
+    (Arc::from(service), hasher.finish())
+}
+
+#[cfg(test)]
+pub(crate) mod tests;

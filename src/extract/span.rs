@@ -1,0 +1,288 @@
+//! Attribute mapping from one OTLP span to an [`LlmSpan`] or an [`HttpSpan`].
+//!
+//! Names read, by source:
+//! - GenAI semantic conventions, current: `gen_ai.provider.name`,
+//!   `gen_ai.operation.name`, `gen_ai.request.model`, `gen_ai.response.model`,
+//!   `gen_ai.response.id`, `gen_ai.usage.input_tokens`,
+//!   `gen_ai.usage.output_tokens`, `gen_ai.usage.cache_read.input_tokens`,
+//!   `gen_ai.usage.cache_creation.input_tokens`, `error.type`.
+//! - Deprecated: `gen_ai.system`, `gen_ai.usage.prompt_tokens`,
+//!   `gen_ai.usage.completion_tokens`.
+//! - The Anthropic Python SDK's own spans: `gen_ai.usage.cache_write.input_tokens`.
+//! - OpenLLMetry: `gen_ai.usage.reasoning_tokens`,
+//!   `gen_ai.usage.cache_read_input_tokens`, `gen_ai.usage.cache_creation_input_tokens`.
+//! - HTTP client spans: `http.response.status_code` (or the older
+//!   `http.status_code`) and `http.response.header.<name>` with dashes or
+//!   underscores in the name.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use opentelemetry_proto::tonic::common::v1::any_value::Value;
+use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue};
+use opentelemetry_proto::tonic::trace::v1::Span;
+use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
+
+use super::headers::parse_rate_limit_headers;
+use super::types::{HttpSpan, LlmSpan, Source, SpanId, TraceId};
+use crate::call::{Outcome, TokenCounts};
+
+const HEADER_PREFIX: &str = "http.response.header.";
+
+/// Operations whose spans carry one model call. Agent and tool spans
+/// (`invoke_agent`, `execute_tool`) wrap calls that have spans of their own.
+const INFERENCE_OPERATIONS: &[&str] = &[
+    "chat",
+    "text_completion",
+    "generate_content",
+    "embeddings",
+    "completion",
+    "responses",
+];
+
+/// What one span turned out to be.
+// The value is moved into a Vec right away, so the size difference costs nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, PartialEq)]
+pub enum SpanKind {
+    Llm(LlmSpan),
+    Http(HttpSpan),
+    Other,
+}
+
+/// Token attributes as found, before they are partitioned.
+#[derive(Default)]
+struct RawUsage {
+    input: Option<u64>,
+    output: Option<u64>,
+    cache_read: Option<u64>,
+    cache_creation: Option<u64>,
+    reasoning: Option<u64>,
+}
+
+impl RawUsage {
+    fn is_empty(&self) -> bool {
+        self.input.is_none()
+            && self.output.is_none()
+            && self.cache_read.is_none()
+            && self.cache_creation.is_none()
+            && self.reasoning.is_none()
+    }
+
+    /// Partitions the counts. The semantic conventions, OpenAI and the
+    /// instrumentations seen so far report input including cache tokens and
+    /// output including reasoning; Anthropic's own API reports input without
+    /// cache tokens. An input smaller than its cache parts can only be the
+    /// latter, so it is taken as exclusive.
+    fn partition(&self) -> TokenCounts {
+        let cache_read = self.cache_read.unwrap_or(0);
+        let cache_creation = self.cache_creation.unwrap_or(0);
+        let reasoning = self.reasoning.unwrap_or(0);
+        let input = self.input.unwrap_or(0);
+        let output = self.output.unwrap_or(0);
+        let cached = cache_read + cache_creation;
+        TokenCounts {
+            input: if input >= cached {
+                input - cached
+            } else {
+                input
+            },
+            output: output.saturating_sub(reasoning),
+            cache_read,
+            cache_creation,
+            reasoning,
+        }
+    }
+}
+
+/// The resource and scope that a span was reported under.
+pub struct SpanContext<'a> {
+    /// `service.name` of the resource.
+    pub service: &'a Arc<str>,
+    pub resource_id: u64,
+    pub source: Source,
+}
+
+/// Classifies one span.
+pub fn classify_span(span: &Span, context: &SpanContext<'_>) -> SpanKind {
+    let mut provider: Option<&str> = None;
+    let mut operation: Option<&str> = None;
+    let mut request_model: Option<&str> = None;
+    let mut response_model: Option<&str> = None;
+    let mut response_id: Option<&str> = None;
+    let mut error_type: Option<&str> = None;
+    let mut status_code: Option<u16> = None;
+    let mut usage = RawUsage::default();
+    let mut headers: Vec<(String, String)> = Vec::new();
+
+    for KeyValue { key, value, .. } in &span.attributes {
+        let Some(value) = value.as_ref() else {
+            continue;
+        };
+        if let Some(name) = key.strip_prefix(HEADER_PREFIX) {
+            if let Some(text) = first_string(value) {
+                headers.push((name.to_ascii_lowercase().replace('_', "-"), text));
+            }
+            continue;
+        }
+        match key.as_str() {
+            "gen_ai.provider.name" => provider = as_str(value).or(provider),
+            // Deprecated; the current name wins when both are present.
+            "gen_ai.system" => provider = provider.or(as_str(value)),
+            "gen_ai.operation.name" => operation = as_str(value),
+            "gen_ai.request.model" => request_model = as_str(value),
+            "gen_ai.response.model" => response_model = as_str(value),
+            "gen_ai.response.id" => response_id = as_str(value),
+            "error.type" => error_type = as_str(value),
+            "http.response.status_code" => {
+                status_code = as_count(value).and_then(to_status).or(status_code)
+            }
+            "http.status_code" => status_code = status_code.or(as_count(value).and_then(to_status)),
+            "gen_ai.usage.input_tokens" => usage.input = as_count(value).or(usage.input),
+            "gen_ai.usage.prompt_tokens" => usage.input = usage.input.or(as_count(value)),
+            "gen_ai.usage.output_tokens" => usage.output = as_count(value).or(usage.output),
+            "gen_ai.usage.completion_tokens" => usage.output = usage.output.or(as_count(value)),
+            "gen_ai.usage.cache_read.input_tokens" | "gen_ai.usage.cache_read_input_tokens" => {
+                usage.cache_read = as_count(value).or(usage.cache_read);
+            }
+            "gen_ai.usage.cache_creation.input_tokens"
+            | "gen_ai.usage.cache_write.input_tokens"
+            | "gen_ai.usage.cache_creation_input_tokens" => {
+                usage.cache_creation = as_count(value).or(usage.cache_creation);
+            }
+            "gen_ai.usage.reasoning_tokens" | "gen_ai.usage.reasoning.output_tokens" => {
+                usage.reasoning = as_count(value).or(usage.reasoning);
+            }
+            _ => {}
+        }
+    }
+
+    let end_time = unix_nanos(span.end_time_unix_nano);
+    let rate_limits = parse_rate_limit_headers(
+        headers
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str())),
+        end_time,
+    );
+
+    let Some(provider) = provider else {
+        let parent_span_id = span_id(&span.parent_span_id);
+        let trace_id = trace_id(&span.trace_id);
+        return match (trace_id, parent_span_id) {
+            (Some(trace_id), Some(parent_span_id))
+                if status_code.is_some() || !rate_limits.is_empty() =>
+            {
+                SpanKind::Http(HttpSpan {
+                    trace_id,
+                    parent_span_id,
+                    status_code,
+                    end_time,
+                    rate_limits,
+                })
+            }
+            _ => SpanKind::Other,
+        };
+    };
+
+    let operation = operation.unwrap_or("chat");
+    if !INFERENCE_OPERATIONS.contains(&operation) {
+        return SpanKind::Other;
+    }
+    let (Some(trace_id), Some(span_id)) = (trace_id(&span.trace_id), span_id(&span.span_id)) else {
+        return SpanKind::Other;
+    };
+
+    let span_failed = span
+        .status
+        .as_ref()
+        .is_some_and(|status| status.code == StatusCode::Error as i32);
+    SpanKind::Llm(LlmSpan {
+        trace_id,
+        span_id,
+        service: context.service.clone(),
+        resource_id: context.resource_id,
+        source: context.source,
+        provider: provider.trim().to_ascii_lowercase(),
+        operation: operation.to_owned(),
+        request_model: request_model.map(str::to_owned),
+        response_model: response_model.map(str::to_owned),
+        response_id: response_id.map(str::to_owned),
+        tokens: (!usage.is_empty()).then(|| usage.partition()),
+        outcome: span_outcome(status_code, error_type, span_failed),
+        start_time: unix_nanos(span.start_time_unix_nano),
+        end_time,
+        rate_limits,
+    })
+}
+
+/// The outcome that an LLM span reports about itself.
+fn span_outcome(status_code: Option<u16>, error_type: Option<&str>, span_failed: bool) -> Outcome {
+    if let Some(status) = status_code {
+        return Outcome::from_http_status(status);
+    }
+    match error_type.map(str::to_ascii_lowercase).as_deref() {
+        Some("rate_limit_error" | "ratelimiterror" | "429") => Outcome::RateLimited,
+        Some("overloaded_error" | "overloadederror" | "529" | "503") => Outcome::Overloaded,
+        Some(_) => Outcome::Error,
+        None if span_failed => Outcome::Error,
+        None => Outcome::Ok,
+    }
+}
+
+fn as_str(value: &AnyValue) -> Option<&str> {
+    match &value.value {
+        Some(Value::StringValue(text)) => Some(text.as_str()),
+        _ => None,
+    }
+}
+
+/// A header value recorded as a string, an integer, or an array of either,
+/// of which the first element is used.
+fn first_string(value: &AnyValue) -> Option<String> {
+    match &value.value {
+        Some(Value::StringValue(text)) => Some(text.clone()),
+        Some(Value::IntValue(number)) => Some(number.to_string()),
+        Some(Value::DoubleValue(number)) => Some(number.to_string()),
+        Some(Value::ArrayValue(array)) => array.values.first().and_then(first_string),
+        _ => None,
+    }
+}
+
+/// A non-negative whole number recorded as an integer, an integral double or
+/// a decimal string. Anything else is ignored.
+fn as_count(value: &AnyValue) -> Option<u64> {
+    match &value.value {
+        Some(Value::IntValue(number)) => u64::try_from(*number).ok(),
+        Some(Value::DoubleValue(number))
+            if number.fract() == 0.0 && *number >= 0.0 && *number < 9.0e15 =>
+        {
+            Some(*number as u64)
+        }
+        Some(Value::StringValue(text)) => text.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+fn to_status(code: u64) -> Option<u16> {
+    u16::try_from(code)
+        .ok()
+        .filter(|code| (100..600).contains(code))
+}
+
+fn unix_nanos(nanos: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_nanos(nanos)
+}
+
+fn trace_id(bytes: &[u8]) -> Option<TraceId> {
+    bytes
+        .try_into()
+        .ok()
+        .filter(|id: &TraceId| id.iter().any(|byte| *byte != 0))
+}
+
+fn span_id(bytes: &[u8]) -> Option<SpanId> {
+    bytes
+        .try_into()
+        .ok()
+        .filter(|id: &SpanId| id.iter().any(|byte| *byte != 0))
+}

@@ -1,0 +1,324 @@
+use std::time::{Duration, UNIX_EPOCH};
+
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{AnyValue, ArrayValue, KeyValue, any_value};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+
+use super::*;
+use crate::call::{LimitKind, Outcome, TokenCounts};
+
+/// Loads a request that the real Python SDKs sent, saved as OTLP/JSON.
+pub(crate) fn fixture(case: &str) -> ExportTraceServiceRequest {
+    let path = format!(
+        "{}/tests/fixtures/spans/{case}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut requests: Vec<ExportTraceServiceRequest> = serde_json::from_str(&text).unwrap();
+    assert_eq!(requests.len(), 1, "{path} holds one request");
+    requests.remove(0)
+}
+
+fn string(key: &str, value: &str) -> KeyValue {
+    attribute(key, any_value::Value::StringValue(value.to_owned()))
+}
+
+fn int(key: &str, value: i64) -> KeyValue {
+    attribute(key, any_value::Value::IntValue(value))
+}
+
+fn attribute(key: &str, value: any_value::Value) -> KeyValue {
+    KeyValue {
+        key: key.to_owned(),
+        value: Some(AnyValue { value: Some(value) }),
+        ..Default::default()
+    }
+}
+
+pub(crate) fn request_with(
+    spans: Vec<Span>,
+    service: &str,
+    scope: &str,
+) -> ExportTraceServiceRequest {
+    ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            resource: Some(Resource {
+                attributes: vec![string("service.name", service)],
+                ..Default::default()
+            }),
+            scope_spans: vec![ScopeSpans {
+                scope: Some(
+                    opentelemetry_proto::tonic::common::v1::InstrumentationScope {
+                        name: scope.to_owned(),
+                        ..Default::default()
+                    },
+                ),
+                spans,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
+}
+
+pub(crate) fn span(attributes: Vec<KeyValue>, end_seconds: u64) -> Span {
+    Span {
+        trace_id: vec![1; 16],
+        span_id: vec![2; 8],
+        start_time_unix_nano: (end_seconds - 1) * 1_000_000_000,
+        end_time_unix_nano: end_seconds * 1_000_000_000,
+        attributes,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn anthropic_sdk_span_partitions_cache_tokens() {
+    let extracted = extract(&fixture("anthropic_cache"));
+    assert_eq!(extracted.span_count, 3);
+    assert_eq!(extracted.llm_spans.len(), 2);
+    assert_eq!(extracted.http_spans.len(), 1);
+
+    let sdk = extracted
+        .llm_spans
+        .iter()
+        .find(|call| call.source == Source::VendorSdk)
+        .unwrap();
+    assert_eq!(&*sdk.service, "checkout");
+    assert_eq!(sdk.provider, "anthropic");
+    assert_eq!(sdk.operation, "chat");
+    assert_eq!(sdk.request_model.as_deref(), Some("claude-sonnet-4-5"));
+    assert_eq!(
+        sdk.response_model.as_deref(),
+        Some("claude-sonnet-4-5-20250929")
+    );
+    assert_eq!(sdk.outcome, Outcome::Ok);
+    let expected = TokenCounts {
+        input: 1200,
+        output: 350,
+        cache_read: 30000,
+        cache_creation: 2000,
+        reasoning: 0,
+    };
+    assert_eq!(sdk.tokens, Some(expected));
+}
+
+#[test]
+fn openllmetry_span_uses_cache_creation_name() {
+    let extracted = extract(&fixture("anthropic_cache"));
+    let openllmetry = extracted
+        .llm_spans
+        .iter()
+        .find(|call| call.source == Source::OpenLlmetry)
+        .unwrap();
+    let tokens = openllmetry.tokens.unwrap();
+    assert_eq!(tokens.input, 1200);
+    assert_eq!(tokens.cache_creation, 2000);
+    assert_eq!(tokens.cache_read, 30000);
+}
+
+#[test]
+fn http_child_carries_anthropic_headers() {
+    let extracted = extract(&fixture("anthropic_cache"));
+    let child = &extracted.http_spans[0];
+    let sdk = extracted
+        .llm_spans
+        .iter()
+        .find(|call| call.source == Source::VendorSdk)
+        .unwrap();
+    assert_eq!(child.trace_id, sdk.trace_id);
+    assert_eq!(child.parent_span_id, sdk.span_id);
+    assert_eq!(child.status_code, Some(200));
+
+    let limits = &child.rate_limits.limits;
+    let kinds: Vec<LimitKind> = limits.iter().map(|(kind, _)| *kind).collect();
+    assert_eq!(kinds, LimitKind::ALL);
+    let requests = limits[0].1;
+    assert_eq!(requests.limit, Some(4000));
+    assert_eq!(requests.remaining, Some(3999));
+    assert!(requests.reset_at.is_some());
+    assert!(child.rate_limits.invalid.is_empty());
+}
+
+#[test]
+fn openai_reasoning_and_duration_reset() {
+    let extracted = extract(&fixture("openai_reasoning"));
+    let call = &extracted.llm_spans[0];
+    assert_eq!(call.source, Source::OpenLlmetry);
+    let expected = TokenCounts {
+        input: 476,
+        output: 172,
+        cache_read: 1024,
+        cache_creation: 0,
+        reasoning: 128,
+    };
+    assert_eq!(call.tokens, Some(expected));
+
+    let child = &extracted.http_spans[0];
+    let tokens = child
+        .rate_limits
+        .limits
+        .iter()
+        .find(|(kind, _)| *kind == LimitKind::Tokens)
+        .unwrap()
+        .1;
+    assert_eq!(
+        tokens.reset_at,
+        Some(child.end_time + Duration::from_secs(360))
+    );
+    let requests = child
+        .rate_limits
+        .limits
+        .iter()
+        .find(|(kind, _)| *kind == LimitKind::Requests)
+        .unwrap()
+        .1;
+    assert_eq!(
+        requests.reset_at,
+        Some(child.end_time + Duration::from_millis(1))
+    );
+}
+
+#[test]
+fn rate_limited_call_from_error_type() {
+    let extracted = extract(&fixture("anthropic_429"));
+    for call in &extracted.llm_spans {
+        assert_eq!(call.outcome, Outcome::RateLimited, "{:?}", call.source);
+        assert_eq!(call.tokens, None);
+    }
+    assert_eq!(extracted.http_spans[0].status_code, Some(429));
+    assert!(
+        extracted.http_spans[0]
+            .rate_limits
+            .retry_after_until
+            .is_some()
+    );
+}
+
+#[test]
+fn deprecated_attribute_names() {
+    let attributes = vec![
+        string("gen_ai.system", "OpenAI"),
+        string("gen_ai.request.model", "gpt-4o"),
+        int("gen_ai.usage.prompt_tokens", 100),
+        int("gen_ai.usage.completion_tokens", 40),
+    ];
+    let extracted = extract(&request_with(
+        vec![span(attributes, 100)],
+        "svc",
+        "my.scope",
+    ));
+    let call = &extracted.llm_spans[0];
+    assert_eq!(call.provider, "openai");
+    assert_eq!(call.operation, "chat");
+    assert_eq!(call.source, Source::Other);
+    assert_eq!(call.tokens.unwrap().input, 100);
+    assert_eq!(call.tokens.unwrap().output, 40);
+}
+
+#[test]
+fn current_name_wins_over_deprecated() {
+    let attributes = vec![
+        string("gen_ai.provider.name", "anthropic"),
+        string("gen_ai.system", "other"),
+        int("gen_ai.usage.prompt_tokens", 1),
+        int("gen_ai.usage.input_tokens", 7),
+    ];
+    let extracted = extract(&request_with(vec![span(attributes, 100)], "svc", "s"));
+    assert_eq!(extracted.llm_spans[0].provider, "anthropic");
+    assert_eq!(extracted.llm_spans[0].tokens.unwrap().input, 7);
+}
+
+#[test]
+fn headers_on_llm_span_with_dashes_and_ints() {
+    let array = any_value::Value::ArrayValue(ArrayValue {
+        values: vec![AnyValue {
+            value: Some(any_value::Value::StringValue("20ms".to_owned())),
+        }],
+    });
+    let attributes = vec![
+        string("gen_ai.provider.name", "openai"),
+        int("http.response.header.x-ratelimit-limit-requests", 500),
+        string("http.response.header.x-ratelimit-remaining-requests", "499"),
+        attribute("http.response.header.x_ratelimit_reset_requests", array),
+        string("http.response.header.retry-after-ms", "1500"),
+    ];
+    let extracted = extract(&request_with(vec![span(attributes, 100)], "svc", "s"));
+    let observation = &extracted.llm_spans[0].rate_limits;
+    let end = UNIX_EPOCH + Duration::from_secs(100);
+    let (kind, reading) = observation.limits[0];
+    assert_eq!(kind, LimitKind::Requests);
+    assert_eq!(reading.limit, Some(500));
+    assert_eq!(reading.remaining, Some(499));
+    assert_eq!(reading.reset_at, Some(end + Duration::from_millis(20)));
+    assert_eq!(
+        observation.retry_after_until,
+        Some(end + Duration::from_millis(1500))
+    );
+}
+
+#[test]
+fn agent_and_tool_spans_are_not_calls() {
+    let spans = vec![
+        span(
+            vec![
+                string("gen_ai.provider.name", "openai"),
+                string("gen_ai.operation.name", "invoke_agent"),
+            ],
+            10,
+        ),
+        span(
+            vec![
+                string("gen_ai.provider.name", "openai"),
+                string("gen_ai.operation.name", "execute_tool"),
+            ],
+            10,
+        ),
+    ];
+    let extracted = extract(&request_with(spans, "svc", "s"));
+    assert!(extracted.llm_spans.is_empty());
+    assert_eq!(extracted.span_count, 2);
+}
+
+#[test]
+fn invalid_token_values_are_ignored() {
+    let attributes = vec![
+        string("gen_ai.provider.name", "openai"),
+        int("gen_ai.usage.input_tokens", -5),
+        string("gen_ai.usage.output_tokens", "many"),
+        attribute(
+            "gen_ai.usage.cache_read.input_tokens",
+            any_value::Value::DoubleValue(1.5),
+        ),
+    ];
+    let extracted = extract(&request_with(vec![span(attributes, 100)], "svc", "s"));
+    assert_eq!(extracted.llm_spans[0].tokens, None);
+}
+
+#[test]
+fn exclusive_input_is_detected() {
+    // Anthropic's API reports input without cache tokens; 10 < 500 + 0 can
+    // only mean that.
+    let attributes = vec![
+        string("gen_ai.provider.name", "anthropic"),
+        int("gen_ai.usage.input_tokens", 10),
+        int("gen_ai.usage.cache_read.input_tokens", 500),
+    ];
+    let extracted = extract(&request_with(vec![span(attributes, 100)], "svc", "s"));
+    let tokens = extracted.llm_spans[0].tokens.unwrap();
+    assert_eq!(tokens.input, 10);
+    assert_eq!(tokens.cache_read, 500);
+}
+
+#[test]
+fn missing_service_name_is_unknown_service() {
+    let mut request = request_with(
+        vec![span(vec![string("gen_ai.provider.name", "openai")], 5)],
+        "x",
+        "s",
+    );
+    request.resource_spans[0].resource = None;
+    let extracted = extract(&request);
+    assert_eq!(&*extracted.llm_spans[0].service, "unknown_service");
+}

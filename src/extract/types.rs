@@ -1,0 +1,95 @@
+//! What extraction finds in one export request.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use crate::call::{Outcome, RateLimitObservation, TokenCounts};
+
+pub type TraceId = [u8; 16];
+pub type SpanId = [u8; 8];
+
+/// The instrumentation that produced an LLM span, in order of preference when
+/// two report the same call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Source {
+    /// The provider's own SDK, such as the Anthropic Python SDK's spans
+    /// (scope `com.anthropic.sdk.python`). It sees every HTTP attempt and the
+    /// provider's exact usage.
+    VendorSdk,
+    Other,
+    /// OpenLLMetry (`opentelemetry.instrumentation.anthropic`, `...openai`),
+    /// which wraps the same SDK calls from outside.
+    OpenLlmetry,
+}
+
+impl Source {
+    /// Classifies an instrumentation scope name.
+    pub fn from_scope(scope_name: &str) -> Source {
+        if scope_name.starts_with("com.anthropic.") {
+            Source::VendorSdk
+        } else if scope_name.starts_with("opentelemetry.instrumentation.") {
+            Source::OpenLlmetry
+        } else {
+            Source::Other
+        }
+    }
+}
+
+/// One span that describes an LLM call.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LlmSpan {
+    pub trace_id: TraceId,
+    pub span_id: SpanId,
+    /// `service.name` of the resource.
+    pub service: Arc<str>,
+    /// Hash of all resource attributes: one process, as far as they tell.
+    pub resource_id: u64,
+    pub source: Source,
+    /// Lowercase provider name as in `gen_ai.provider.name`, such as `anthropic`.
+    pub provider: String,
+    pub operation: String,
+    pub request_model: Option<String>,
+    pub response_model: Option<String>,
+    /// `gen_ai.response.id`, which identifies one call across instrumentations.
+    pub response_id: Option<String>,
+    /// `None` when the span reports no usage, as a streamed call without
+    /// usage does.
+    pub tokens: Option<TokenCounts>,
+    /// Outcome read from the span itself; the HTTP child span, when joined,
+    /// is more precise.
+    pub outcome: Outcome,
+    pub start_time: SystemTime,
+    pub end_time: SystemTime,
+    /// Rate-limit headers recorded on the LLM span itself.
+    pub rate_limits: RateLimitObservation,
+}
+
+impl LlmSpan {
+    /// The model that labels the call: the requested one, or the one that
+    /// answered when the request did not name it.
+    pub fn model(&self) -> Option<&str> {
+        self.request_model
+            .as_deref()
+            .or(self.response_model.as_deref())
+    }
+}
+
+/// An HTTP client span that may carry the captured response headers of the
+/// LLM call that is its parent.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HttpSpan {
+    pub trace_id: TraceId,
+    pub parent_span_id: SpanId,
+    pub status_code: Option<u16>,
+    pub end_time: SystemTime,
+    pub rate_limits: RateLimitObservation,
+}
+
+/// Everything extraction found in one request.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Extracted {
+    pub llm_spans: Vec<LlmSpan>,
+    pub http_spans: Vec<HttpSpan>,
+    /// Number of spans in the request.
+    pub span_count: u64,
+}

@@ -1,0 +1,130 @@
+//! The `burnrate` command line: parse, load the config, start, wait for a
+//! shutdown signal.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use burnrate::config::{self, Config};
+
+#[derive(Parser)]
+#[command(
+    name = "burnrate",
+    version,
+    about = "OTLP sidecar that turns LLM spans into rate-limit and cost metrics"
+)]
+struct Cli {
+    /// Configuration file (YAML). Without it, burnrate runs on its embedded default config.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the daemon (the default).
+    Run,
+    /// Check a configuration file, print every problem with its field path, and exit non-zero if there is one.
+    Validate,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match load_config(cli.config.as_deref()) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("{error}");
+            return ExitCode::from(2);
+        }
+    };
+
+    match cli.command.unwrap_or(Command::Run) {
+        Command::Validate => validate(&config),
+        Command::Run => run(config),
+    }
+}
+
+fn load_config(path: Option<&std::path::Path>) -> Result<Config, String> {
+    let (source, result) = match path {
+        Some(path) => (path.display().to_string(), config::load_file(path)),
+        None => (
+            "the embedded default config".to_owned(),
+            config::parse(config::DEFAULT_CONFIG),
+        ),
+    };
+    result.map_err(|error| format!("{source}: {} problem(s)\n{error}", error.problems.len()))
+}
+
+fn validate(config: &Config) -> ExitCode {
+    match config::effective_exporters(config, &|name| std::env::var(name).ok()) {
+        Ok(_) => {
+            println!("configuration is valid");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("{error}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(config: Config) -> ExitCode {
+    init_logging(&config.service.log_level);
+    let result = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(anyhow::Error::from)
+        .and_then(|runtime| {
+            runtime.block_on(async {
+                let exporters =
+                    config::effective_exporters(&config, &|name| std::env::var(name).ok())?;
+                burnrate::app::run(config, exporters, shutdown_signal()).await?;
+                Ok(())
+            })
+        });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!("{error:#}");
+            eprintln!("burnrate: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(level))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+/// Completes on SIGTERM (what Kubernetes sends) or SIGINT (Ctrl-C).
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate = match tokio::signal::unix::signal(
+            tokio::signal::unix::SignalKind::terminate(),
+        ) {
+            Ok(signal) => signal,
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM; only SIGINT stops burnrate");
+                let _ = interrupt.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+}

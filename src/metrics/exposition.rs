@@ -1,0 +1,410 @@
+//! The metric families that `GET /metrics` serves. Names and labels are the
+//! public contract that dashboards and alert rules depend on.
+
+use std::sync::atomic::Ordering;
+use std::time::SystemTime;
+
+use super::text::TextWriter;
+use crate::call::{LimitKind, Outcome};
+use crate::export::DropReason;
+use crate::ledger::{SeriesKey, SeriesState};
+use crate::pipeline::Pipeline;
+
+const OUTCOMES: [Outcome; 4] = [
+    Outcome::Ok,
+    Outcome::RateLimited,
+    Outcome::Overloaded,
+    Outcome::Error,
+];
+const PICOS_PER_USD: f64 = 1e12;
+
+/// Renders every metric family at time `now`, which the seconds-to-reset
+/// gauges count from.
+pub fn render(pipeline: &Pipeline, now: SystemTime) -> String {
+    let mut writer = TextWriter::new();
+    pipeline.ledger.read(|series, stats| {
+        write_call_counters(&mut writer, series);
+        write_rate_limits(&mut writer, series, now);
+        write_histograms(&mut writer, series);
+
+        writer.family(
+            "burnrate_llm_duplicate_spans_total",
+            "counter",
+            "LLM spans skipped because another instrumentation already reported the same call.",
+        );
+        writer.sample(
+            "burnrate_llm_duplicate_spans_total",
+            &[],
+            stats.duplicate_spans as f64,
+        );
+        writer.family(
+            "burnrate_ratelimit_invalid_headers_total",
+            "counter",
+            "Captured rate-limit header values that could not be parsed.",
+        );
+        writer.sample(
+            "burnrate_ratelimit_invalid_headers_total",
+            &[],
+            stats.invalid_headers as f64,
+        );
+    });
+    write_receiver(&mut writer, pipeline);
+    write_exporters(&mut writer, pipeline);
+    writer.finish()
+}
+
+fn common_labels(key: &SeriesKey) -> [(&'static str, &str); 3] {
+    [
+        ("gen_ai_provider_name", &key.provider),
+        ("gen_ai_request_model", &key.model),
+        ("service_name", &key.service),
+    ]
+}
+
+/// Writes one family with one sample per series and extra label value.
+fn write_per_series<'a, T: Copy>(
+    writer: &mut TextWriter,
+    series: &'a std::collections::BTreeMap<SeriesKey, SeriesState>,
+    family: (&str, &str, &str),
+    extra: Option<(&str, &[(T, &str)])>,
+    value: impl Fn(&'a SeriesState, Option<T>) -> Option<f64>,
+) {
+    let (name, kind, help) = family;
+    writer.family(name, kind, help);
+    for (key, state) in series {
+        let common = common_labels(key);
+        match extra {
+            None => {
+                if let Some(sample) = value(state, None) {
+                    writer.sample(name, &common, sample);
+                }
+            }
+            Some((label, values)) => {
+                for (item, label_value) in values {
+                    if let Some(sample) = value(state, Some(*item)) {
+                        let mut labels = common.to_vec();
+                        labels.push((label, label_value));
+                        writer.sample(name, &labels, sample);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn write_call_counters(
+    writer: &mut TextWriter,
+    series: &std::collections::BTreeMap<SeriesKey, SeriesState>,
+) {
+    let outcomes: Vec<(Outcome, &str)> = OUTCOMES
+        .iter()
+        .map(|outcome| (*outcome, outcome.as_str()))
+        .collect();
+    write_per_series(
+        writer,
+        series,
+        (
+            "burnrate_llm_requests_total",
+            "counter",
+            "LLM calls by outcome.",
+        ),
+        Some(("outcome", &outcomes)),
+        |state, outcome| outcome.map(|outcome| state.requests[outcome as usize] as f64),
+    );
+
+    let token_types = [
+        (0, "input"),
+        (1, "output"),
+        (2, "cache_read"),
+        (3, "cache_creation"),
+        (4, "reasoning"),
+    ];
+    write_per_series(
+        writer,
+        series,
+        (
+            "burnrate_llm_tokens_total",
+            "counter",
+            "Tokens by type. The types partition a call's tokens: input excludes cache reads and writes, output excludes reasoning.",
+        ),
+        Some(("gen_ai_token_type", &token_types)),
+        |state, token_type| {
+            let tokens = &state.tokens;
+            let count = match token_type? {
+                0 => tokens.input,
+                1 => tokens.output,
+                2 => tokens.cache_read,
+                3 => tokens.cache_creation,
+                _ => tokens.reasoning,
+            };
+            Some(count as f64)
+        },
+    );
+
+    write_per_series::<()>(
+        writer,
+        series,
+        (
+            "burnrate_llm_cost_usd_total",
+            "counter",
+            "Cost of priced LLM calls in US dollars.",
+        ),
+        None,
+        |state, _| Some(state.cost_picos as f64 / PICOS_PER_USD),
+    );
+    write_per_series::<()>(
+        writer,
+        series,
+        (
+            "burnrate_llm_unpriced_tokens_total",
+            "counter",
+            "Tokens of calls whose model is missing from the price table; their cost is unknown, not zero.",
+        ),
+        None,
+        |state, _| Some(state.unpriced_tokens as f64),
+    );
+    write_per_series::<()>(
+        writer,
+        series,
+        (
+            "burnrate_llm_missing_usage_total",
+            "counter",
+            "LLM calls whose span reported no token usage, such as streams without usage.",
+        ),
+        None,
+        |state, _| Some(state.missing_usage as f64),
+    );
+}
+
+fn write_rate_limits(
+    writer: &mut TextWriter,
+    series: &std::collections::BTreeMap<SeriesKey, SeriesState>,
+    now: SystemTime,
+) {
+    let kinds: Vec<(LimitKind, &str)> = LimitKind::ALL
+        .iter()
+        .map(|kind| (*kind, kind.as_str()))
+        .collect();
+    let reading = |state: &SeriesState, kind: Option<LimitKind>| {
+        kind.and_then(|kind| state.limits.get(&kind))
+            .map(|snapshot| snapshot.reading)
+    };
+
+    write_per_series(
+        writer,
+        series,
+        (
+            "burnrate_ratelimit_limit",
+            "gauge",
+            "Size of the provider's rate-limit window, from the newest response.",
+        ),
+        Some(("limit", &kinds)),
+        |state, kind| reading(state, kind)?.limit.map(|limit| limit as f64),
+    );
+    write_per_series(
+        writer,
+        series,
+        (
+            "burnrate_ratelimit_remaining",
+            "gauge",
+            "Requests or tokens left in the window, from the newest response.",
+        ),
+        Some(("limit", &kinds)),
+        |state, kind| {
+            reading(state, kind)?
+                .remaining
+                .map(|remaining| remaining as f64)
+        },
+    );
+    write_per_series(
+        writer,
+        series,
+        (
+            "burnrate_ratelimit_utilization_ratio",
+            "gauge",
+            "Used share of the window: 1 - remaining / limit.",
+        ),
+        Some(("limit", &kinds)),
+        |state, kind| {
+            let reading = reading(state, kind)?;
+            let limit = reading.limit.filter(|limit| *limit > 0)?;
+            // Computed from the used count, which keeps small ratios exact.
+            let used = limit.saturating_sub(reading.remaining?);
+            Some(used as f64 / limit as f64)
+        },
+    );
+    write_per_series(
+        writer,
+        series,
+        (
+            "burnrate_ratelimit_reset_seconds",
+            "gauge",
+            "Seconds until the window resets; 0 once it has.",
+        ),
+        Some(("limit", &kinds)),
+        |state, kind| {
+            reading(state, kind)?
+                .reset_at
+                .map(|reset_at| seconds_until(reset_at, now))
+        },
+    );
+    write_per_series::<()>(
+        writer,
+        series,
+        (
+            "burnrate_ratelimit_retry_after_seconds",
+            "gauge",
+            "Seconds until the newest retry-after deadline; 0 once it has passed.",
+        ),
+        None,
+        |state, _| {
+            state
+                .retry_after
+                .map(|(until, _)| seconds_until(until, now))
+        },
+    );
+}
+
+fn seconds_until(deadline: SystemTime, now: SystemTime) -> f64 {
+    deadline
+        .duration_since(now)
+        .map_or(0.0, |left| left.as_secs_f64())
+}
+
+fn write_histograms(
+    writer: &mut TextWriter,
+    series: &std::collections::BTreeMap<SeriesKey, SeriesState>,
+) {
+    let name = "gen_ai_client_token_usage";
+    writer.family(
+        name,
+        "histogram",
+        "Tokens per call as the GenAI semantic conventions count them: input includes cache tokens, output includes reasoning.",
+    );
+    for (key, state) in series {
+        for (token_type, histogram) in [
+            ("input", &state.input_token_usage),
+            ("output", &state.output_token_usage),
+        ] {
+            if histogram.count == 0 {
+                continue;
+            }
+            let mut labels = common_labels(key).to_vec();
+            labels.push(("gen_ai_token_type", token_type));
+            writer.histogram(
+                name,
+                &labels,
+                histogram.bounds,
+                &histogram.counts,
+                histogram.sum,
+            );
+        }
+    }
+
+    let name = "gen_ai_client_operation_duration_seconds";
+    writer.family(
+        name,
+        "histogram",
+        "Duration of LLM calls in seconds, from the LLM span.",
+    );
+    for (key, state) in series {
+        let histogram = &state.duration_seconds;
+        if histogram.count > 0 {
+            writer.histogram(
+                name,
+                &common_labels(key),
+                histogram.bounds,
+                &histogram.counts,
+                histogram.sum,
+            );
+        }
+    }
+}
+
+fn write_receiver(writer: &mut TextWriter, pipeline: &Pipeline) {
+    let stats = &pipeline.receiver_stats;
+    let transport = [("transport", "grpc")];
+    let families = [
+        (
+            "burnrate_receiver_accepted_spans_total",
+            "Spans decoded, recorded and queued for export.",
+            &stats.accepted_spans,
+        ),
+        (
+            "burnrate_receiver_refused_spans_total",
+            "Spans answered with a retryable error because an export queue was full.",
+            &stats.refused_spans,
+        ),
+        (
+            "burnrate_receiver_invalid_requests_total",
+            "Requests rejected because they could not be decoded.",
+            &stats.invalid_requests,
+        ),
+    ];
+    for (name, help, counter) in families {
+        writer.family(name, "counter", help);
+        writer.sample(name, &transport, counter.load(Ordering::Relaxed) as f64);
+    }
+}
+
+fn write_exporters(writer: &mut TextWriter, pipeline: &Pipeline) {
+    let exporters = &pipeline.exporters;
+    let family = |writer: &mut TextWriter,
+                  name: &str,
+                  kind: &str,
+                  help: &str,
+                  value: &dyn Fn(&crate::export::ExportQueue) -> f64| {
+        writer.family(name, kind, help);
+        for exporter in exporters {
+            writer.sample(name, &[("exporter", &exporter.name)], value(exporter));
+        }
+    };
+    family(
+        writer,
+        "burnrate_exporter_sent_spans_total",
+        "counter",
+        "Spans the upstream accepted.",
+        &|exporter| exporter.stats.sent_spans.load(Ordering::Relaxed) as f64,
+    );
+    family(
+        writer,
+        "burnrate_exporter_retries_total",
+        "counter",
+        "Export attempts that failed and were retried.",
+        &|exporter| exporter.stats.retries.load(Ordering::Relaxed) as f64,
+    );
+    family(
+        writer,
+        "burnrate_exporter_rejected_spans_total",
+        "counter",
+        "Spans the upstream reported as rejected in a partial success.",
+        &|exporter| exporter.stats.rejected_spans.load(Ordering::Relaxed) as f64,
+    );
+    family(
+        writer,
+        "burnrate_queue_size",
+        "gauge",
+        "Export requests waiting in the queue.",
+        &|exporter| exporter.depth() as f64,
+    );
+    family(
+        writer,
+        "burnrate_queue_capacity",
+        "gauge",
+        "Maximum number of export requests in the queue.",
+        &|exporter| exporter.capacity() as f64,
+    );
+
+    let name = "burnrate_exporter_send_failed_spans_total";
+    writer.family(
+        name,
+        "counter",
+        "Spans given up, by reason: permanent error, retries exhausted, or shutdown.",
+    );
+    for exporter in exporters {
+        for reason in DropReason::ALL {
+            let labels = [("exporter", &*exporter.name), ("reason", reason.as_str())];
+            writer.sample(name, &labels, exporter.stats.failed_spans(reason) as f64);
+        }
+    }
+}

@@ -1,0 +1,14 @@
+//! Model prices and the cost of one call.
+//!
+//! The price table is `pricing/prices.yaml`, embedded at build time. Money is
+//! integer arithmetic throughout. A price is pico-USD per token, which equals
+//! micro-USD per million tokens, so a list price with up to 6 decimal places of
+//! USD per million tokens is stored exactly. A cost is pico-USD or nano-USD.
+
+mod normalize;
+mod price;
+mod table;
+
+pub use normalize::normalize_model;
+pub use price::{ModelPrice, PriceProblem};
+pub use table::{PriceEntry, PriceTable, PricingError};

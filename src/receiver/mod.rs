@@ -1,0 +1,4 @@
+//! Listeners that accept OTLP from services.
+
+pub mod codec;
+pub mod grpc;
