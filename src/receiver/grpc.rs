@@ -63,6 +63,8 @@ where
         Box::pin(async move {
             let mut accept = EnabledCompressionEncodings::default();
             accept.enable(CompressionEncoding::Gzip);
+            // NOTE: tonic answers a message over the limit with OUT_OF_RANGE,
+            // which OTLP clients retry; RESOURCE_EXHAUSTED would stop them.
             let mut grpc = Grpc::new(RawCodec)
                 .apply_compression_config(accept, EnabledCompressionEncodings::default())
                 .apply_max_message_size_config(Some(max_decoding_message_size), None);

@@ -1,0 +1,180 @@
+#![allow(clippy::unwrap_used)]
+
+//! Command-line behaviour of the built binary: `validate` and start-up on the
+//! embedded default configuration.
+
+use std::io::Read;
+use std::net::TcpListener;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_burnrate");
+
+fn write_config(text: &str) -> tempfile::NamedTempFile {
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    std::io::Write::write_all(&mut file, text.as_bytes()).unwrap();
+    file
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn validate_accepts_valid_file() {
+    let file = write_config("admin: { endpoint: 127.0.0.1:13133 }\n");
+    let output = Command::new(BINARY)
+        .args(["validate", "--config"])
+        .arg(file.path())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "configuration is valid\n"
+    );
+}
+
+#[test]
+fn validate_lists_every_problem_and_fails() {
+    let text = "\
+admin: { endpoint: localhost, port: 1 }
+exporters:
+  - { name: up, endpoint: '127.0.0.1:4317', headers: { x-key: '${env:BURNRATE_TEST_UNSET_VARIABLE}' } }
+";
+    let file = write_config(text);
+    let output = Command::new(BINARY)
+        .args(["validate", "--config"])
+        .arg(file.path())
+        .env_remove("BURNRATE_TEST_UNSET_VARIABLE")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("4 problem(s)"), "{stderr}");
+    assert!(
+        stderr.contains("invalid `admin.port`: unknown key"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("invalid `admin.endpoint`"), "{stderr}");
+    assert!(
+        stderr.contains("invalid `exporters[0].endpoint`"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("invalid `exporters[0].headers.x-key`: environment variable BURNRATE_TEST_UNSET_VARIABLE is not set"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn validate_reports_missing_file() {
+    let output = Command::new(BINARY)
+        .args(["validate", "--config", "/nonexistent/burnrate.yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("cannot read config file /nonexistent/burnrate.yaml"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn run_fails_clearly_when_port_is_taken() {
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let text = format!(
+        "receivers: {{ otlp: {{ grpc: {{ endpoint: 127.0.0.1:{port} }} }} }}\n\
+         metrics: {{ prometheus: {{ endpoint: 127.0.0.1:{} }} }}\n\
+         admin: {{ endpoint: 127.0.0.1:{} }}\n",
+        free_port(),
+        free_port()
+    );
+    let file = write_config(&text);
+    let output = Command::new(BINARY)
+        .args(["run", "--config"])
+        .arg(file.path())
+        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("cannot listen on `receivers.otlp.grpc.endpoint`"),
+        "{stderr}"
+    );
+}
+
+/// Plain `burnrate` runs on the embedded default config, answers `/readyz`
+/// on 127.0.0.1:13133, and stops cleanly on SIGTERM.
+#[test]
+fn default_config_starts_and_stops_on_sigterm() {
+    let mut child = Command::new(BINARY)
+        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+        .env_remove("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut ready = false;
+    while Instant::now() < deadline && !ready {
+        ready = http_get_status("127.0.0.1:13133", "/readyz") == Some(200);
+        if !ready {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    let pid = child.id().to_string();
+    let kill = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(kill.success());
+    let status = wait_with_timeout(&mut child, Duration::from_secs(20));
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+
+    assert!(ready, "burnrate did not become ready:\n{stderr}");
+    assert_eq!(status.and_then(|status| status.code()), Some(0), "{stderr}");
+    assert!(stderr.contains("burnrate stopped"), "{stderr}");
+}
+
+fn wait_with_timeout(
+    child: &mut std::process::Child,
+    timeout: Duration,
+) -> Option<std::process::ExitStatus> {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.kill().unwrap();
+    None
+}
+
+/// Sends a bare HTTP/1.1 GET and returns the status code.
+fn http_get_status(address: &str, path: &str) -> Option<u16> {
+    use std::io::Write;
+    let mut stream = std::net::TcpStream::connect(address).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    response.split_whitespace().nth(1)?.parse().ok()
+}
