@@ -31,7 +31,7 @@ impl TokenCounts {
     }
 }
 
-/// How a call ended, as the `outcome` label of `burnrate_llm_requests_total`.
+/// Result of a call, as the `outcome` label of `burnrate_llm_requests_total`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Outcome {
     Ok,
@@ -105,7 +105,7 @@ pub struct LimitReading {
 pub struct RateLimitObservation {
     /// Readings per window, at most one per kind, sorted by kind.
     pub limits: Vec<(LimitKind, LimitReading)>,
-    /// The time before which the provider asks for no retry (`retry-after`,
+    /// The time before which the provider requests no retry (`retry-after`,
     /// `retry-after-ms`).
     pub retry_after_until: Option<SystemTime>,
     /// Headers whose value could not be parsed, as (header name, value).

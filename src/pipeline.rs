@@ -1,5 +1,5 @@
-//! What happens to one export request between the receiver and the
-//! exporters: decode, reserve queue slots, extract into the ledger, forward.
+//! The path of one export request between the receiver and the exporters:
+//! decode, reserve queue slots, extract into the ledger, forward.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,7 +18,7 @@ use crate::ledger::Ledger;
 pub struct ReceiverStats {
     /// Spans decoded, queued and recorded.
     pub accepted_spans: AtomicU64,
-    /// Spans answered with a retryable error because a queue was full.
+    /// Spans rejected with a retryable error because a queue was full.
     pub refused_spans: AtomicU64,
     /// Requests that could not be decoded.
     pub invalid_requests: AtomicU64,

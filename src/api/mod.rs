@@ -28,7 +28,7 @@ impl Readiness {
     }
 }
 
-/// Routes of the admin listener: `/healthz` answers while the process runs,
+/// Routes of the admin listener: `/healthz` returns 200 while the process runs,
 /// `/readyz` only while it accepts data. Neither depends on the upstream, so a
 /// backend outage never marks the pod unready.
 pub fn admin_router(readiness: Arc<Readiness>) -> Router {

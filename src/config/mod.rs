@@ -38,7 +38,7 @@ pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
     parse(&text)
 }
 
-/// The exporters to use: the configured ones, or one built from the standard
+/// Returns the exporters to use: the configured ones, or one built from the standard
 /// `OTEL_EXPORTER_OTLP_*` variables when the config names none.
 pub fn effective_exporters(
     config: &Config,

@@ -148,7 +148,7 @@ impl Default for Exporter {
 #[serde(default)]
 pub struct SendingQueue {
     /// Maximum number of export requests waiting. When the queue is full,
-    /// services get a retryable `UNAVAILABLE` answer.
+    /// services get a retryable `UNAVAILABLE` response.
     pub queue_size: usize,
     /// Number of export requests sent concurrently.
     pub num_consumers: usize,

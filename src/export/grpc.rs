@@ -107,7 +107,7 @@ impl GrpcClient {
         let path = PathAndQuery::from_static(EXPORT_PATH);
         let response = grpc.unary(request, path, RawCodec).await?;
 
-        // An answer that does not decode still means the upstream took the data.
+        // A response that does not decode still means the upstream accepted the data.
         let rejected = ExportTraceServiceResponse::decode(response.into_inner())
             .ok()
             .and_then(|answer| answer.partial_success)

@@ -28,7 +28,7 @@ pub struct Batch {
     pub span_count: u64,
 }
 
-/// Why spans were given up, as the `reason` label of
+/// Reason spans were given up, as the `reason` label of
 /// `burnrate_exporter_send_failed_spans_total`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DropReason {

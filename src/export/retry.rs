@@ -7,7 +7,7 @@ use tonic::Code;
 
 use crate::config::RetryOnFailure;
 
-/// Whether a gRPC status is worth retrying, following the OTLP specification:
+/// Returns whether a gRPC status is worth retrying, following the OTLP specification:
 /// transient codes are retried, everything else is permanent.
 pub fn is_retryable(code: Code) -> bool {
     matches!(

@@ -40,7 +40,7 @@ const INFERENCE_OPERATIONS: &[&str] = &[
     "responses",
 ];
 
-/// What one span turned out to be.
+/// The classification of one span.
 // The value is moved into a Vec right away, so the size difference costs nothing.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, PartialEq)]
@@ -215,7 +215,7 @@ pub fn classify_span(span: &Span, context: &SpanContext<'_>) -> SpanKind {
     })
 }
 
-/// The outcome that an LLM span reports about itself.
+/// Returns the outcome that an LLM span records about itself.
 fn span_outcome(status_code: Option<u16>, error_type: Option<&str>, span_failed: bool) -> Outcome {
     if let Some(status) = status_code {
         return Outcome::from_http_status(status);
@@ -236,7 +236,7 @@ fn as_str(value: &AnyValue) -> Option<&str> {
     }
 }
 
-/// A header value recorded as a string, an integer, or an array of either,
+/// Reads a header value recorded as a string, an integer, or an array of either,
 /// of which the first element is used.
 fn first_string(value: &AnyValue) -> Option<String> {
     match &value.value {
@@ -248,7 +248,7 @@ fn first_string(value: &AnyValue) -> Option<String> {
     }
 }
 
-/// A non-negative whole number recorded as an integer, an integral double or
+/// Reads a non-negative whole number recorded as an integer, an integral double or
 /// a decimal string. Anything else is ignored.
 fn as_count(value: &AnyValue) -> Option<u64> {
     match &value.value {

@@ -1,4 +1,4 @@
-//! What extraction finds in one export request.
+//! Records that extraction produces from one export request.
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -13,7 +13,7 @@ pub type SpanId = [u8; 8];
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Source {
     /// The provider's own SDK, such as the Anthropic Python SDK's spans
-    /// (scope `com.anthropic.sdk.python`). It sees every HTTP attempt and the
+    /// (scope `com.anthropic.sdk.python`). It records every HTTP attempt and the
     /// provider's exact usage.
     VendorSdk,
     Other,
@@ -66,7 +66,7 @@ pub struct LlmSpan {
 
 impl LlmSpan {
     /// The model that labels the call: the requested one, or the one that
-    /// answered when the request did not name it.
+    /// responded when the request did not name it.
     pub fn model(&self) -> Option<&str> {
         self.request_model
             .as_deref()

@@ -17,8 +17,9 @@ use bounded::BoundedMap;
 pub use histogram::{DURATION_BUCKETS, Histogram, TOKEN_BUCKETS};
 
 /// How long an HTTP span waits for its parent LLM span, and an LLM span for
-/// late HTTP children. SDK batch exporters send a child no later than its
-/// parent's batch plus one export interval (5 s by default).
+/// late HTTP children. An SDK's batch processor exports spans in the order
+/// they end, so a child normally arrives no later than its parent; the margin
+/// covers collectors and retries that reorder requests.
 const JOIN_TTL: Duration = Duration::from_secs(120);
 /// Maximum number of spans waiting to be joined.
 const JOIN_CAPACITY: usize = 50_000;
@@ -290,7 +291,7 @@ impl Ledger {
     }
 }
 
-/// Whether another instrumentation already reported this call: the same
+/// Returns whether another instrumentation already reported this call: the same
 /// response id, or, for calls without one such as a 429, an OpenLLMetry span
 /// from a process whose provider SDK reports every call itself.
 fn is_duplicate(state: &mut LedgerState, call: &LlmSpan, now: Instant) -> bool {

@@ -63,7 +63,7 @@ where
         Box::pin(async move {
             let mut accept = EnabledCompressionEncodings::default();
             accept.enable(CompressionEncoding::Gzip);
-            // NOTE: tonic answers a message over the limit with OUT_OF_RANGE,
+            // NOTE: tonic rejects a message over the limit with OUT_OF_RANGE,
             // which OTLP clients retry; RESOURCE_EXHAUSTED would stop them.
             let mut grpc = Grpc::new(RawCodec)
                 .apply_compression_config(accept, EnabledCompressionEncodings::default())
