@@ -1,12 +1,53 @@
 //! Reading a configuration file: YAML parsing, `${env:VAR}` expansion,
 //! unknown-key detection and typed decoding, collecting every problem with its
 //! field path instead of stopping at the first.
+//!
+//! Decoding recovers from a type error by dropping the offending value, which
+//! then takes its default, and decoding again, so one wrong value does not
+//! hide the problems after it.
 
-use serde::de::DeserializeOwned;
+use std::collections::HashMap;
+
 use serde_yaml::{Mapping, Value};
 
 use super::error::{ConfigError, Problem};
 use super::model::Config;
+
+/// Upper bound on decoding attempts, each of which drops one bad value.
+const MAX_DECODE_ATTEMPTS: usize = 100;
+
+/// One step of a path into the document.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Segment {
+    Key(String),
+    Index(usize),
+}
+
+fn format_path(segments: &[Segment]) -> String {
+    let mut text = String::new();
+    for segment in segments {
+        match segment {
+            Segment::Key(key) if text.is_empty() => text.push_str(key),
+            Segment::Key(key) => {
+                text.push('.');
+                text.push_str(key);
+            }
+            Segment::Index(index) => text.push_str(&format!("[{index}]")),
+        }
+    }
+    text
+}
+
+/// State shared by the steps of parsing one document.
+#[derive(Default)]
+struct Parse {
+    problems: Vec<Problem>,
+    /// Paths whose values were dropped; checks of their defaults are not reported.
+    dropped: Vec<String>,
+    /// Values that were exactly one `${env:...}` reference and were read again
+    /// as a number or boolean, by path, with the expanded text.
+    reparsed: HashMap<String, String>,
+}
 
 /// Parses and decodes a configuration document. `lookup_env` resolves
 /// `${env:VAR}` references, so tests can inject an environment.
@@ -14,42 +55,45 @@ pub fn parse_config(
     text: &str,
     lookup_env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Config, ConfigError> {
-    let mut problems = Vec::new();
-
     let mut document: Value = match serde_yaml::from_str(text) {
         Ok(Value::Null) => Value::Mapping(Mapping::new()),
-        Ok(value) => value,
+        Ok(value @ Value::Mapping(_)) => value,
+        Ok(_) => {
+            let problem = Problem::new("", "the configuration must be a mapping of sections");
+            return Err(ConfigError::new(vec![problem]));
+        }
         Err(error) => {
             return Err(ConfigError::new(vec![Problem::new("", error.to_string())]));
         }
     };
-    expand_env(&mut document, "", lookup_env, &mut problems);
 
-    let Value::Mapping(sections) = document else {
-        let problem = Problem::new("", "the configuration must be a mapping of sections");
-        return Err(ConfigError::new(vec![problem]));
-    };
-
-    let mut config = Config::default();
-    for (key, value) in sections {
-        let Some(name) = key.as_str() else {
-            problems.push(Problem::new(
-                "",
-                format!("section name {key:?} is not a string"),
-            ));
-            continue;
-        };
-        match name {
-            "receivers" => _ = decode_into(&mut config.receivers, value, name, &mut problems),
-            "metrics" => _ = decode_into(&mut config.metrics, value, name, &mut problems),
-            "admin" => _ = decode_into(&mut config.admin, value, name, &mut problems),
-            "service" => _ = decode_into(&mut config.service, value, name, &mut problems),
-            "exporters" => decode_exporters(&mut config, value, &mut problems),
-            _ => problems.push(Problem::unknown_key(name)),
-        }
+    let mut parse = Parse::default();
+    let mut failed_references = Vec::new();
+    expand_env(
+        &mut document,
+        &mut Vec::new(),
+        lookup_env,
+        &mut parse,
+        &mut failed_references,
+    );
+    for segments in &failed_references {
+        drop_value(&mut document, segments);
     }
 
-    super::validate::validate(&config, &mut problems);
+    let config = decode_with_recovery(document, &mut parse);
+    let mut checks = Vec::new();
+    super::validate::validate(&config, &mut checks);
+    let Parse {
+        mut problems,
+        dropped,
+        ..
+    } = parse;
+    problems.extend(
+        checks
+            .into_iter()
+            .filter(|problem| !is_under_any(&problem.path, &dropped)),
+    );
+
     if problems.is_empty() {
         Ok(config)
     } else {
@@ -57,130 +101,152 @@ pub fn parse_config(
     }
 }
 
-/// Decodes each exporter on its own, so that an error in one does not hide
-/// the errors in the others.
-fn decode_exporters(config: &mut Config, value: Value, problems: &mut Vec<Problem>) {
-    let items = match value {
-        Value::Sequence(items) => items,
-        Value::Null => Vec::new(),
-        other => {
-            let found = type_name(&other);
-            problems.push(Problem::new(
-                "exporters",
-                format!("expected a list, found {found}"),
-            ));
-            return;
-        }
-    };
-    // Checked here rather than in `validate`, so that paths keep the index of
-    // the item in the file even when an earlier item failed to decode.
-    let mut names = std::collections::HashSet::new();
-    for (index, item) in items.into_iter().enumerate() {
-        let mut exporter = Default::default();
-        let path = format!("exporters[{index}]");
-        if !decode_into(&mut exporter, item, &path, problems) {
+fn is_under_any(path: &str, prefixes: &[String]) -> bool {
+    prefixes.iter().any(|prefix| {
+        path == prefix
+            || path
+                .strip_prefix(prefix.as_str())
+                .is_some_and(|rest| rest.starts_with(['.', '[']))
+    })
+}
+
+/// Decodes the document, dropping each value that fails to decode and
+/// trying again, and reports unknown keys.
+fn decode_with_recovery(mut document: Value, parse: &mut Parse) -> Config {
+    let mut unknown: Vec<String> = Vec::new();
+    for _ in 0..MAX_DECODE_ATTEMPTS {
+        unknown.clear();
+        let mut record_unknown = |path: serde_ignored::Path<'_>| {
+            let path = format_path(&ignored_path(&path));
+            if !unknown.contains(&path) {
+                unknown.push(path);
+            }
+        };
+        let ignored = serde_ignored::Deserializer::new(document.clone(), &mut record_unknown);
+        let result: Result<Config, _> = serde_path_to_error::deserialize(ignored);
+        let error = match result {
+            Ok(config) => {
+                report_unknown(&unknown, parse);
+                return config;
+            }
+            Err(error) => error,
+        };
+
+        let segments = error_path(error.path());
+        let path = format_path(&segments);
+        // A number or boolean from an environment variable where text belongs
+        // is used as the text it was.
+        if let Some(text) = parse.reparsed.remove(&path) {
+            replace_value(&mut document, &segments, Value::String(text));
             continue;
         }
-        super::validate::check_exporter(&path, &exporter, problems);
-        if !exporter.name.is_empty() && !names.insert(exporter.name.clone()) {
-            let message = format!(
-                "duplicate exporter name {:?}; give each a unique name",
-                exporter.name
-            );
-            problems.push(Problem::new(&format!("{path}.name"), message));
+        parse.problems.push(Problem::new(
+            &path,
+            plain_message(&error.into_inner().to_string()),
+        ));
+        parse.dropped.push(path);
+        if !drop_value(&mut document, &segments) {
+            break;
         }
-        config.exporters.push(exporter);
     }
+    report_unknown(&unknown, parse);
+    Config::default()
 }
 
-/// Decodes `value` into `target`, reporting unknown keys and the first type
-/// error under `prefix`. Returns whether decoding succeeded.
-fn decode_into<T: DeserializeOwned>(
-    target: &mut T,
-    value: Value,
-    prefix: &str,
-    problems: &mut Vec<Problem>,
-) -> bool {
-    // An empty section such as `admin:` means "all defaults".
-    if value.is_null() {
-        return true;
-    }
+fn report_unknown(unknown: &[String], parse: &mut Parse) {
+    parse
+        .problems
+        .extend(unknown.iter().map(|path| Problem::unknown_key(path)));
+}
 
-    let mut unknown = Vec::new();
-    let mut record_unknown = |path: serde_ignored::Path<'_>| {
-        unknown.push(join_path(prefix, &ignored_path(&path)));
+/// Rewrites serde's type names in plain words.
+fn plain_message(message: &str) -> String {
+    message
+        .replace("expected u64", "expected a whole number")
+        .replace("expected u32", "expected a whole number")
+        .replace("expected usize", "expected a whole number")
+        .replace("expected i64", "expected a whole number")
+}
+
+/// Drops the value at `segments`: a mapping entry is removed, so the field
+/// takes its default, and a list item becomes an empty mapping, so later
+/// items keep their index. Returns false when nothing could be dropped.
+fn drop_value(document: &mut Value, segments: &[Segment]) -> bool {
+    let Some((last, parents)) = segments.split_last() else {
+        return false;
     };
-    let ignored = serde_ignored::Deserializer::new(value, &mut record_unknown);
-    let result: Result<T, _> = serde_path_to_error::deserialize(ignored);
-    problems.extend(unknown.iter().map(|path| Problem::unknown_key(path)));
-
-    match result {
-        Ok(decoded) => {
-            *target = decoded;
+    let Some(parent) = value_at(document, parents) else {
+        return false;
+    };
+    match (parent, last) {
+        (Value::Mapping(entries), Segment::Key(key)) => entries.remove(key.as_str()).is_some(),
+        (Value::Sequence(items), Segment::Index(index)) if *index < items.len() => {
+            items[*index] = Value::Mapping(Mapping::new());
             true
         }
-        Err(error) => {
-            let path = join_path(prefix, &error_path(error.path()));
-            problems.push(Problem::new(&path, error.into_inner().to_string()));
-            false
-        }
+        _ => false,
     }
 }
 
-fn ignored_path(path: &serde_ignored::Path<'_>) -> String {
+fn replace_value(document: &mut Value, segments: &[Segment], replacement: Value) {
+    if let Some(value) = value_at(document, segments) {
+        *value = replacement;
+    }
+}
+
+fn value_at<'a>(document: &'a mut Value, segments: &[Segment]) -> Option<&'a mut Value> {
+    let mut value = document;
+    for segment in segments {
+        value = match (value, segment) {
+            (Value::Mapping(entries), Segment::Key(key)) => entries.get_mut(key.as_str())?,
+            (Value::Sequence(items), Segment::Index(index)) => items.get_mut(*index)?,
+            _ => return None,
+        };
+    }
+    Some(value)
+}
+
+fn ignored_path(path: &serde_ignored::Path<'_>) -> Vec<Segment> {
     use serde_ignored::Path;
     match path {
-        Path::Root => String::new(),
-        Path::Seq { parent, index } => format!("{}[{index}]", ignored_path(parent)),
-        Path::Map { parent, key } => join_path(&ignored_path(parent), key),
+        Path::Root => Vec::new(),
+        Path::Seq { parent, index } => {
+            let mut segments = ignored_path(parent);
+            segments.push(Segment::Index(*index));
+            segments
+        }
+        Path::Map { parent, key } => {
+            let mut segments = ignored_path(parent);
+            segments.push(Segment::Key(key.clone()));
+            segments
+        }
         Path::Some { parent }
         | Path::NewtypeStruct { parent }
         | Path::NewtypeVariant { parent } => ignored_path(parent),
     }
 }
 
-fn error_path(path: &serde_path_to_error::Path) -> String {
-    use serde_path_to_error::Segment;
-    let mut text = String::new();
-    for segment in path.iter() {
-        match segment {
-            Segment::Seq { index } => text.push_str(&format!("[{index}]")),
-            Segment::Map { key } => text = join_path(&text, key),
-            Segment::Enum { .. } | Segment::Unknown => {}
-        }
-    }
-    text
-}
-
-fn join_path(prefix: &str, key: &str) -> String {
-    match (prefix.is_empty(), key.is_empty()) {
-        (true, _) => key.to_owned(),
-        (_, true) => prefix.to_owned(),
-        _ if key.starts_with('[') => format!("{prefix}{key}"),
-        _ => format!("{prefix}.{key}"),
-    }
-}
-
-fn type_name(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "nothing",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Sequence(_) => "a list",
-        Value::Mapping(_) => "a mapping",
-        Value::Tagged(_) => "a tagged value",
-    }
+fn error_path(path: &serde_path_to_error::Path) -> Vec<Segment> {
+    use serde_path_to_error::Segment as ErrorSegment;
+    path.iter()
+        .filter_map(|segment| match segment {
+            ErrorSegment::Seq { index } => Some(Segment::Index(*index)),
+            ErrorSegment::Map { key } => Some(Segment::Key(key.clone())),
+            ErrorSegment::Enum { .. } | ErrorSegment::Unknown => None,
+        })
+        .collect()
 }
 
 /// Replaces `${env:NAME}` and `${env:NAME:-default}` in every string value;
 /// `$$` is a literal `$`. A value that is exactly one reference is parsed
-/// again as a YAML scalar, so `size: ${env:SIZE}` can yield a number.
+/// again as a YAML scalar, so `size: ${env:SIZE}` can yield a number. The
+/// paths of references that could not be resolved go to `failed`.
 fn expand_env(
     value: &mut Value,
-    path: &str,
+    path: &mut Vec<Segment>,
     lookup_env: &dyn Fn(&str) -> Option<String>,
-    problems: &mut Vec<Problem>,
+    parse: &mut Parse,
+    failed: &mut Vec<Vec<Segment>>,
 ) {
     match value {
         Value::String(text) if text.contains('$') => match expand_string(text, lookup_env) {
@@ -189,21 +255,32 @@ fn expand_env(
                     && text.ends_with('}')
                     && text.matches("${").count() == 1;
                 *value = match serde_yaml::from_str::<Value>(&expanded) {
-                    Ok(scalar @ (Value::Bool(_) | Value::Number(_))) if whole_reference => scalar,
+                    Ok(scalar @ (Value::Bool(_) | Value::Number(_))) if whole_reference => {
+                        parse.reparsed.insert(format_path(path), expanded);
+                        scalar
+                    }
                     _ => Value::String(expanded),
                 };
             }
-            Err(message) => problems.push(Problem::new(path, message)),
+            Err(message) => {
+                let text_path = format_path(path);
+                parse.problems.push(Problem::new(&text_path, message));
+                parse.dropped.push(text_path);
+                failed.push(path.clone());
+            }
         },
         Value::Sequence(items) => {
             for (index, item) in items.iter_mut().enumerate() {
-                expand_env(item, &format!("{path}[{index}]"), lookup_env, problems);
+                path.push(Segment::Index(index));
+                expand_env(item, path, lookup_env, parse, failed);
+                path.pop();
             }
         }
         Value::Mapping(entries) => {
             for (key, item) in entries.iter_mut() {
-                let key = key.as_str().unwrap_or_default();
-                expand_env(item, &join_path(path, key), lookup_env, problems);
+                path.push(Segment::Key(key.as_str().unwrap_or_default().to_owned()));
+                expand_env(item, path, lookup_env, parse, failed);
+                path.pop();
             }
         }
         _ => {}

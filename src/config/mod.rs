@@ -38,50 +38,87 @@ pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
     parse(&text)
 }
 
-/// Returns the exporters to use: the configured ones, or one built from the standard
-/// `OTEL_EXPORTER_OTLP_*` variables when the config names none.
+/// Returns the exporters to use: the configured ones, or one named `otlp`
+/// built from `OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_EXPORTER_OTLP_HEADERS` and
+/// `OTEL_EXPORTER_OTLP_PROTOCOL` when the config names none. An exporter that
+/// points at burnrate's own receiver is an error, because every request would
+/// loop back.
 pub fn effective_exporters(
     config: &Config,
     lookup_env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Vec<Exporter>, ConfigError> {
-    if !config.exporters.is_empty() {
-        return Ok(config.exporters.clone());
-    }
-    let endpoint = lookup_env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
-        .or_else(|| lookup_env("OTEL_EXPORTER_OTLP_ENDPOINT"))
-        .filter(|value| !value.trim().is_empty());
-    let Some(endpoint) = endpoint else {
-        return Ok(Vec::new());
+    let mut problems = Vec::new();
+    let exporters = if config.exporters.is_empty() {
+        exporter_from_env(lookup_env, &mut problems)
+            .into_iter()
+            .collect()
+    } else {
+        config.exporters.clone()
     };
 
-    let mut problems = Vec::new();
-    let protocol = lookup_env("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
-        .or_else(|| lookup_env("OTEL_EXPORTER_OTLP_PROTOCOL"));
-    if let Some(protocol) = protocol.filter(|value| value != "grpc") {
+    for (index, exporter) in exporters.iter().enumerate() {
+        let Ok(uri) = parse_endpoint_url(&exporter.endpoint) else {
+            continue;
+        };
+        if let Some(receiver) = validate::own_receiver(config, &uri) {
+            let path = if config.exporters.is_empty() {
+                ENDPOINT_VARIABLE.to_owned()
+            } else {
+                format!("exporters[{index}].endpoint")
+            };
+            let message = format!(
+                "{:?} is burnrate's own receiver `{receiver}`, so every request would come back to burnrate; \
+                 set the upstream backend's address here (a service sets {ENDPOINT_VARIABLE} to burnrate, burnrate does not)",
+                exporter.endpoint
+            );
+            problems.push(Problem::new(&path, message));
+        }
+    }
+
+    if problems.is_empty() {
+        Ok(exporters)
+    } else {
+        Err(ConfigError::new(problems))
+    }
+}
+
+const ENDPOINT_VARIABLE: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
+const HEADERS_VARIABLE: &str = "OTEL_EXPORTER_OTLP_HEADERS";
+const PROTOCOL_VARIABLE: &str = "OTEL_EXPORTER_OTLP_PROTOCOL";
+
+fn exporter_from_env(
+    lookup_env: &dyn Fn(&str) -> Option<String>,
+    problems: &mut Vec<Problem>,
+) -> Option<Exporter> {
+    let endpoint = lookup_env(ENDPOINT_VARIABLE).filter(|value| !value.trim().is_empty())?;
+    if let Some(protocol) = lookup_env(PROTOCOL_VARIABLE).filter(|value| value != "grpc") {
         let message = format!(
             "protocol {protocol:?} is not available in this version; set it to grpc or unset it"
         );
-        problems.push(Problem::new("OTEL_EXPORTER_OTLP_PROTOCOL", message));
+        problems.push(Problem::new(PROTOCOL_VARIABLE, message));
     }
-    let headers = lookup_env("OTEL_EXPORTER_OTLP_TRACES_HEADERS")
-        .or_else(|| lookup_env("OTEL_EXPORTER_OTLP_HEADERS"))
-        .map(|text| parse_otlp_headers(&text, &mut problems))
+    let headers = lookup_env(HEADERS_VARIABLE)
+        .map(|text| parse_otlp_headers(&text, problems))
         .unwrap_or_default();
-
     let exporter = Exporter {
         name: "otlp".to_owned(),
         endpoint: endpoint.trim().to_owned(),
         headers,
         ..Exporter::default()
     };
-    if let Err(message) = parse_endpoint_url(&exporter.endpoint) {
-        problems.push(Problem::new("OTEL_EXPORTER_OTLP_ENDPOINT", message));
+
+    // Checked as if configured, with the problems reported under the variables' names.
+    let mut exporter_problems = Vec::new();
+    validate::check_exporter("", &exporter, &mut exporter_problems);
+    for problem in exporter_problems {
+        let variable = if problem.path.starts_with("headers") {
+            HEADERS_VARIABLE
+        } else {
+            ENDPOINT_VARIABLE
+        };
+        problems.push(Problem::new(variable, problem.message));
     }
-    if problems.is_empty() {
-        Ok(vec![exporter])
-    } else {
-        Err(ConfigError::new(problems))
-    }
+    Some(exporter)
 }
 
 /// Parses `OTEL_EXPORTER_OTLP_HEADERS`: comma-separated `key=value` pairs with

@@ -16,6 +16,7 @@ pub struct Config {
     /// Upstream OTLP backends. When empty, `OTEL_EXPORTER_OTLP_ENDPOINT` names
     /// the upstream, and without it nothing is forwarded.
     pub exporters: Vec<Exporter>,
+    pub extract: Extract,
     pub service: Service,
 }
 
@@ -30,6 +31,7 @@ pub struct Receivers {
 #[serde(default)]
 pub struct Otlp {
     pub grpc: GrpcReceiver,
+    pub http: HttpReceiver,
 }
 
 /// The OTLP/gRPC listener.
@@ -38,8 +40,16 @@ pub struct Otlp {
 pub struct GrpcReceiver {
     /// `host:port` to listen on.
     pub endpoint: String,
-    /// Maximum size of one request after gzip decompression, in MiB.
+    /// Maximum size of one message, both as received and after gzip
+    /// decompression, in MiB.
     pub max_recv_msg_size_mib: u64,
+    /// Maximum number of open connections; more wait to be accepted.
+    pub max_connections: usize,
+    /// Maximum number of concurrent requests on one HTTP/2 connection.
+    pub max_concurrent_streams: u32,
+    /// Time allowed for one request, from its headers to the response.
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
 }
 
 impl Default for GrpcReceiver {
@@ -47,6 +57,55 @@ impl Default for GrpcReceiver {
         GrpcReceiver {
             endpoint: "127.0.0.1:4317".to_owned(),
             max_recv_msg_size_mib: 16,
+            max_connections: 256,
+            max_concurrent_streams: 64,
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The OTLP/HTTP listener (`POST /v1/traces`, `/v1/metrics`, `/v1/logs`).
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct HttpReceiver {
+    /// `host:port` to listen on.
+    pub endpoint: String,
+    /// Maximum size of a request body as received, in MiB.
+    pub max_request_body_size_mib: u64,
+    /// Maximum size of a request body after gzip decompression, in MiB.
+    pub max_decompressed_body_size_mib: u64,
+    /// Maximum number of open connections; more wait to be accepted.
+    pub max_connections: usize,
+    /// Time allowed for one request, including reading its body.
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
+}
+
+impl Default for HttpReceiver {
+    fn default() -> Self {
+        HttpReceiver {
+            endpoint: "127.0.0.1:4318".to_owned(),
+            max_request_body_size_mib: 16,
+            max_decompressed_body_size_mib: 64,
+            max_connections: 256,
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// How spans are read for rate and cost metrics.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Extract {
+    /// Attributes of one span that extraction reads; the rest are still
+    /// forwarded but not looked at.
+    pub max_attributes_per_span: usize,
+}
+
+impl Default for Extract {
+    fn default() -> Self {
+        Extract {
+            max_attributes_per_span: 256,
         }
     }
 }
@@ -210,16 +269,49 @@ impl Default for Service {
 
 /// Serde adapter for durations written as `15s`, `500ms` or `2m`.
 mod humantime_serde {
+    use std::fmt;
     use std::time::Duration;
 
-    use serde::{Deserialize, Deserializer, de::Error};
+    use serde::Deserializer;
+    use serde::de::{Error, Visitor};
+
+    struct DurationVisitor;
+
+    impl Visitor<'_> for DurationVisitor {
+        type Value = Duration;
+
+        fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+            formatter.write_str("a duration with a unit, such as 500ms, 15s or 2m")
+        }
+
+        fn visit_str<E: Error>(self, text: &str) -> Result<Duration, E> {
+            humantime::parse_duration(text).map_err(|error| {
+                E::custom(format!(
+                    "invalid duration {text:?} ({error}); write a number with a unit, such as 500ms, 15s or 2m"
+                ))
+            })
+        }
+
+        fn visit_u64<E: Error>(self, number: u64) -> Result<Duration, E> {
+            Err(E::custom(format!(
+                "a duration needs a unit; write {number}s or {number}ms"
+            )))
+        }
+
+        fn visit_i64<E: Error>(self, number: i64) -> Result<Duration, E> {
+            Err(E::custom(format!(
+                "a duration needs a unit; write {number}s or {number}ms"
+            )))
+        }
+
+        fn visit_f64<E: Error>(self, number: f64) -> Result<Duration, E> {
+            Err(E::custom(format!(
+                "a duration needs a unit; write {number}s"
+            )))
+        }
+    }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        humantime::parse_duration(&text).map_err(|error| {
-            D::Error::custom(format!(
-                "invalid duration {text:?} ({error}); write a number with a unit, such as 500ms, 15s or 2m"
-            ))
-        })
+        deserializer.deserialize_any(DurationVisitor)
     }
 }

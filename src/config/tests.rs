@@ -124,19 +124,19 @@ exporters:
     assert_eq!(
         problem_paths(&error),
         [
+            "admin.endpoint",
             "exporters[0].endpoint",
             "exporters[0].protocol",
             "exporters[1].sending_queue.queue_size",
             "exporters[1].name",
-            "admin.endpoint",
         ]
     );
-    assert!(error.problems[0].message.contains("scheme \"ftp\""));
+    let localhost = &error.problems[0].message;
     assert!(
-        error.problems[4]
-            .message
-            .contains("\"localhost\" is not an IP address and port")
+        localhost.contains("\"localhost\" is not an IP address and port"),
+        "{localhost}"
     );
+    assert!(error.problems[1].message.contains("scheme \"ftp\""));
 }
 
 #[test]
@@ -187,7 +187,7 @@ fn yaml_syntax_error_has_line() {
 fn exporter_from_standard_env() {
     let config = Config::default();
     let env: HashMap<&str, &str> = [
-        ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4317"),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:14317"),
         (
             "OTEL_EXPORTER_OTLP_HEADERS",
             "x-honeycomb-team=a%20b, x-other=c",
@@ -197,7 +197,7 @@ fn exporter_from_standard_env() {
     let lookup = |name: &str| env.get(name).map(|value| value.to_string());
     let exporters = effective_exporters(&config, &lookup).unwrap();
     assert_eq!(exporters.len(), 1);
-    assert_eq!(exporters[0].endpoint, "http://127.0.0.1:4317");
+    assert_eq!(exporters[0].endpoint, "http://127.0.0.1:14317");
     assert_eq!(exporters[0].headers["x-honeycomb-team"], "a b");
     assert_eq!(exporters[0].headers["x-other"], "c");
 }
@@ -218,4 +218,139 @@ fn configured_exporters_win_over_env() {
 fn no_exporter_without_env() {
     let exporters = effective_exporters(&Config::default(), &|_| None).unwrap();
     assert!(exporters.is_empty());
+}
+
+#[test]
+fn exporter_pointing_at_own_receiver_is_rejected() {
+    let text = "exporters: [{ name: a, endpoint: 'http://localhost:4318' }]";
+    let config = parse_env(text, &[]).unwrap();
+    let error = effective_exporters(&config, &|_| None).unwrap_err();
+    assert_eq!(error.problems[0].path, "exporters[0].endpoint");
+    assert!(
+        error.problems[0]
+            .message
+            .contains("burnrate's own receiver `receivers.otlp.http.endpoint`"),
+        "{error}"
+    );
+}
+
+#[test]
+fn env_endpoint_at_own_receiver_is_rejected() {
+    let lookup = |name: &str| {
+        (name == "OTEL_EXPORTER_OTLP_ENDPOINT").then(|| "http://127.0.0.1:4317".to_owned())
+    };
+    let error = effective_exporters(&Config::default(), &lookup).unwrap_err();
+    assert_eq!(error.problems[0].path, "OTEL_EXPORTER_OTLP_ENDPOINT");
+    assert!(
+        error.problems[0]
+            .message
+            .contains("`receivers.otlp.grpc.endpoint`"),
+        "{error}"
+    );
+}
+
+#[test]
+fn all_addresses_receiver_catches_loopback_exporter() {
+    let text = "receivers: { otlp: { grpc: { endpoint: '0.0.0.0:4317' } } }\nexporters: [{ name: a, endpoint: 'http://[::1]:4317' }]";
+    let config = parse_env(text, &[]).unwrap();
+    assert!(effective_exporters(&config, &|_| None).is_err());
+}
+
+#[test]
+fn other_port_is_not_own_receiver() {
+    let text = "exporters: [{ name: a, endpoint: 'http://127.0.0.1:14317' }]";
+    let config = parse_env(text, &[]).unwrap();
+    assert_eq!(effective_exporters(&config, &|_| None).unwrap().len(), 1);
+}
+
+#[test]
+fn env_header_with_newline_is_rejected() {
+    let lookup = |name: &str| match name {
+        "OTEL_EXPORTER_OTLP_ENDPOINT" => Some("http://127.0.0.1:14317".to_owned()),
+        "OTEL_EXPORTER_OTLP_HEADERS" => Some("x-key=a%0Ab".to_owned()),
+        _ => None,
+    };
+    let error = effective_exporters(&Config::default(), &lookup).unwrap_err();
+    assert_eq!(error.problems[0].path, "OTEL_EXPORTER_OTLP_HEADERS");
+    assert!(
+        error.problems[0].message.contains("invalid header value"),
+        "{error}"
+    );
+}
+
+#[test]
+fn port_out_of_range_is_rejected() {
+    let error = parse_env(
+        "exporters: [{ name: a, endpoint: 'http://127.0.0.1:99999' }]",
+        &[],
+    )
+    .unwrap_err();
+    assert_eq!(error.problems[0].path, "exporters[0].endpoint");
+    assert!(
+        error.problems[0].message.contains("invalid port"),
+        "{error}"
+    );
+}
+
+#[test]
+fn zero_and_huge_retry_intervals_are_rejected() {
+    let text = "exporters: [{ name: a, endpoint: 'http://127.0.0.1:1', retry_on_failure: { initial_interval: 0s, max_interval: 100000h } }]";
+    let error = parse_env(text, &[]).unwrap_err();
+    assert_eq!(
+        problem_paths(&error),
+        [
+            "exporters[0].retry_on_failure.initial_interval",
+            "exporters[0].retry_on_failure.max_interval"
+        ]
+    );
+}
+
+#[test]
+fn type_error_does_not_hide_later_problems() {
+    let text = "exporters: [{ name: a, timeout: 10, endpoint: '127.0.0.1:1', compression: zstd }]";
+    let error = parse_env(text, &[]).unwrap_err();
+    assert_eq!(
+        problem_paths(&error),
+        [
+            "exporters[0].timeout",
+            "exporters[0].compression",
+            "exporters[0].endpoint"
+        ]
+    );
+    assert!(error.problems[0].message.contains("write 10s"), "{error}");
+}
+
+#[test]
+fn numeric_env_value_in_text_field_stays_text() {
+    let text = "exporters: [{ name: a, endpoint: 'http://127.0.0.1:1', headers: { x-api-key: '${env:KEY}' } }]";
+    let config = parse_env(text, &[("KEY", "123456789")]).unwrap();
+    assert_eq!(config.exporters[0].headers["x-api-key"], "123456789");
+}
+
+#[test]
+fn unset_variable_is_one_problem() {
+    let text = "exporters: [{ name: a, endpoint: '${env:NOPE}' }]";
+    let error = parse_env(text, &[]).unwrap_err();
+    assert_eq!(problem_paths(&error), ["exporters[0].endpoint"]);
+}
+
+#[test]
+fn list_item_of_wrong_type_keeps_indexes() {
+    let text = "exporters: [oops, { name: b, endpoint: 'ftp://x' }]";
+    let error = parse_env(text, &[]).unwrap_err();
+    assert_eq!(
+        problem_paths(&error),
+        ["exporters[0]", "exporters[1].endpoint"]
+    );
+}
+
+#[test]
+fn whole_number_message_is_plain() {
+    let error = parse_env("extract: { max_attributes_per_span: -1 }", &[]).unwrap_err();
+    assert!(
+        error.problems[0]
+            .message
+            .contains("expected a whole number"),
+        "{error}"
+    );
 }

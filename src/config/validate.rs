@@ -5,30 +5,155 @@ use std::net::SocketAddr;
 use super::error::Problem;
 use super::model::{Config, Exporter, Protocol};
 
-/// The largest accepted `max_recv_msg_size_mib`.
-const MAX_RECV_MSG_SIZE_MIB: u64 = 1024;
+/// The largest accepted request size limit.
+const MAX_SIZE_MIB: u64 = 1024;
 
-/// Checks every section but `exporters`, which are checked as they are decoded.
 pub fn validate(config: &Config, problems: &mut Vec<Problem>) {
     let grpc = &config.receivers.otlp.grpc;
     check_listen_address("receivers.otlp.grpc.endpoint", &grpc.endpoint, problems);
-    if grpc.max_recv_msg_size_mib == 0 || grpc.max_recv_msg_size_mib > MAX_RECV_MSG_SIZE_MIB {
-        problems.push(Problem::new(
-            "receivers.otlp.grpc.max_recv_msg_size_mib",
-            format!(
-                "{} is out of range; use 1 to {MAX_RECV_MSG_SIZE_MIB}",
-                grpc.max_recv_msg_size_mib
-            ),
-        ));
-    }
+    check_size_mib(
+        "receivers.otlp.grpc.max_recv_msg_size_mib",
+        grpc.max_recv_msg_size_mib,
+        problems,
+    );
+    check_at_least_one(
+        "receivers.otlp.grpc.max_connections",
+        grpc.max_connections as u64,
+        problems,
+    );
+    check_at_least_one(
+        "receivers.otlp.grpc.max_concurrent_streams",
+        u64::from(grpc.max_concurrent_streams),
+        problems,
+    );
+    check_positive(
+        "receivers.otlp.grpc.request_timeout",
+        grpc.request_timeout,
+        problems,
+    );
+
+    let http = &config.receivers.otlp.http;
+    check_listen_address("receivers.otlp.http.endpoint", &http.endpoint, problems);
+    check_size_mib(
+        "receivers.otlp.http.max_request_body_size_mib",
+        http.max_request_body_size_mib,
+        problems,
+    );
+    check_size_mib(
+        "receivers.otlp.http.max_decompressed_body_size_mib",
+        http.max_decompressed_body_size_mib,
+        problems,
+    );
+    check_at_least_one(
+        "receivers.otlp.http.max_connections",
+        http.max_connections as u64,
+        problems,
+    );
+    check_positive(
+        "receivers.otlp.http.request_timeout",
+        http.request_timeout,
+        problems,
+    );
+    check_at_least_one(
+        "extract.max_attributes_per_span",
+        config.extract.max_attributes_per_span as u64,
+        problems,
+    );
+
     let prometheus = &config.metrics.prometheus.endpoint;
     check_listen_address("metrics.prometheus.endpoint", prometheus, problems);
     check_listen_address("admin.endpoint", &config.admin.endpoint, problems);
+
+    let mut names = std::collections::HashSet::new();
+    for (index, exporter) in config.exporters.iter().enumerate() {
+        let path = format!("exporters[{index}]");
+        check_exporter(&path, exporter, problems);
+        if !exporter.name.is_empty() && !names.insert(exporter.name.as_str()) {
+            let message = format!(
+                "duplicate exporter name {:?}; give each a unique name",
+                exporter.name
+            );
+            problems.push(Problem::new(&format!("{path}.name"), message));
+        }
+    }
 
     if let Err(error) = tracing_subscriber::EnvFilter::try_new(&config.service.log_level) {
         let message = format!("invalid filter {:?}: {error}", config.service.log_level);
         problems.push(Problem::new("service.log_level", message));
     }
+}
+
+fn check_size_mib(path: &str, size_mib: u64, problems: &mut Vec<Problem>) {
+    if size_mib == 0 || size_mib > MAX_SIZE_MIB {
+        problems.push(Problem::new(
+            path,
+            format!("{size_mib} is out of range; use 1 to {MAX_SIZE_MIB}"),
+        ));
+    }
+}
+
+fn check_at_least_one(path: &str, value: u64, problems: &mut Vec<Problem>) {
+    if value == 0 {
+        problems.push(Problem::new(path, "must be at least 1"));
+    }
+}
+
+fn check_positive(path: &str, duration: std::time::Duration, problems: &mut Vec<Problem>) {
+    if duration.is_zero() {
+        problems.push(Problem::new(path, "must be greater than 0s"));
+    }
+}
+
+/// The longest accepted retry interval.
+const MAX_RETRY_INTERVAL: std::time::Duration = std::time::Duration::from_secs(3600);
+
+fn check_retry_interval(path: &str, interval: std::time::Duration, problems: &mut Vec<Problem>) {
+    if interval.is_zero() || interval > MAX_RETRY_INTERVAL {
+        let message = format!(
+            "{} is out of range; use 1ms to 1h",
+            humantime::format_duration(interval)
+        );
+        problems.push(Problem::new(path, message));
+    }
+}
+
+/// Returns the config key of the receiver that `uri` points at, if any: the
+/// same port on the same address, or on a loopback address when the receiver
+/// listens on all addresses.
+pub fn own_receiver(config: &Config, uri: &http::Uri) -> Option<&'static str> {
+    let port = uri
+        .port_u16()
+        .unwrap_or(if uri.scheme_str() == Some("https") {
+            443
+        } else {
+            80
+        });
+    let host = uri.host()?.trim_start_matches('[').trim_end_matches(']');
+    let addresses: Vec<std::net::IpAddr> = if host.eq_ignore_ascii_case("localhost") {
+        vec![
+            std::net::Ipv4Addr::LOCALHOST.into(),
+            std::net::Ipv6Addr::LOCALHOST.into(),
+        ]
+    } else {
+        host.parse().into_iter().collect()
+    };
+    let receivers = [
+        (
+            "receivers.otlp.grpc.endpoint",
+            &config.receivers.otlp.grpc.endpoint,
+        ),
+        (
+            "receivers.otlp.http.endpoint",
+            &config.receivers.otlp.http.endpoint,
+        ),
+    ];
+    receivers.into_iter().find_map(|(key, endpoint)| {
+        let listen: SocketAddr = endpoint.parse().ok()?;
+        let same_address = |address: &std::net::IpAddr| {
+            *address == listen.ip() || (listen.ip().is_unspecified() && address.is_loopback())
+        };
+        (listen.port() == port && addresses.iter().any(same_address)).then_some(key)
+    })
 }
 
 fn check_listen_address(path: &str, endpoint: &str, problems: &mut Vec<Problem>) {
@@ -41,23 +166,30 @@ fn check_listen_address(path: &str, endpoint: &str, problems: &mut Vec<Problem>)
 }
 
 pub(super) fn check_exporter(path: &str, exporter: &Exporter, problems: &mut Vec<Problem>) {
+    let field = |name: &str| {
+        if path.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{path}.{name}")
+        }
+    };
     if exporter.name.is_empty() {
         problems.push(Problem::new(
-            &format!("{path}.name"),
+            &field("name"),
             "missing; name the exporter, such as `backend`",
         ));
     }
     if let Err(message) = parse_endpoint_url(&exporter.endpoint) {
-        problems.push(Problem::new(&format!("{path}.endpoint"), message));
+        problems.push(Problem::new(&field("endpoint"), message));
     }
     if exporter.protocol == Protocol::HttpProtobuf {
         problems.push(Problem::new(
-            &format!("{path}.protocol"),
+            &field("protocol"),
             "http/protobuf export is not available in this version; use grpc",
         ));
     }
     for (name, value) in &exporter.headers {
-        let header_path = format!("{path}.headers.{name}");
+        let header_path = field(&format!("headers.{name}"));
         if tonic::metadata::MetadataKey::<tonic::metadata::Ascii>::from_bytes(name.as_bytes())
             .is_err()
         {
@@ -73,27 +205,34 @@ pub(super) fn check_exporter(path: &str, exporter: &Exporter, problems: &mut Vec
         }
     }
     if exporter.timeout.is_zero() {
-        problems.push(Problem::new(
-            &format!("{path}.timeout"),
-            "must be greater than 0s",
-        ));
+        problems.push(Problem::new(&field("timeout"), "must be greater than 0s"));
     }
     if exporter.sending_queue.queue_size == 0 {
         problems.push(Problem::new(
-            &format!("{path}.sending_queue.queue_size"),
+            &field("sending_queue.queue_size"),
             "must be at least 1",
         ));
     }
     if exporter.sending_queue.num_consumers == 0 {
         problems.push(Problem::new(
-            &format!("{path}.sending_queue.num_consumers"),
+            &field("sending_queue.num_consumers"),
             "must be at least 1",
         ));
     }
     let retry = &exporter.retry_on_failure;
+    check_retry_interval(
+        &field("retry_on_failure.initial_interval"),
+        retry.initial_interval,
+        problems,
+    );
+    check_retry_interval(
+        &field("retry_on_failure.max_interval"),
+        retry.max_interval,
+        problems,
+    );
     if retry.enabled && retry.initial_interval > retry.max_interval {
         problems.push(Problem::new(
-            &format!("{path}.retry_on_failure.initial_interval"),
+            &field("retry_on_failure.initial_interval"),
             "must not be greater than `max_interval`",
         ));
     }
@@ -122,6 +261,15 @@ pub fn parse_endpoint_url(endpoint: &str) -> Result<http::Uri, String> {
     }
     if uri.host().is_none_or(str::is_empty) {
         return Err(format!("{endpoint:?} has no host"));
+    }
+    // `http::Uri` reads a port that does not fit 16 bits as no port at all.
+    let authority = uri.authority().map_or("", |authority| authority.as_str());
+    let port_text = authority
+        .rsplit_once(':')
+        .map(|(_, port)| port)
+        .filter(|port| !port.contains(']'));
+    if port_text.is_some_and(|port| !matches!(port.parse::<u16>(), Ok(1..))) {
+        return Err(format!("{endpoint:?} has an invalid port; use 1 to 65535"));
     }
     Ok(uri)
 }
