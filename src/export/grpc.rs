@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::uri::PathAndQuery;
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceResponse;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceResponse;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
 use prost::Message;
 use tonic::Code;
@@ -13,7 +15,7 @@ use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
 
 use crate::config::{self, Compression};
 use crate::receiver::codec::RawCodec;
-use crate::receiver::grpc::EXPORT_PATH;
+use crate::signal::Signal;
 
 /// Time allowed to open a connection to the upstream.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -22,14 +24,16 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 pub enum ExportError {
     #[error("invalid exporter `{name}`: {message}")]
     Setup { name: String, message: String },
-    #[error("upstream answered {code:?}: {message}")]
+    #[error("export failed with {code:?}: {message}")]
     Status { code: Code, message: String },
+    #[error("burnrate stopped before the export finished")]
+    Aborted,
 }
 
 impl ExportError {
     pub fn is_retryable(&self) -> bool {
         match self {
-            ExportError::Setup { .. } => false,
+            ExportError::Setup { .. } | ExportError::Aborted => false,
             ExportError::Status { code, .. } => super::retry::is_retryable(*code),
         }
     }
@@ -93,9 +97,9 @@ impl GrpcClient {
         })
     }
 
-    /// Sends one request and returns the number of spans that the upstream
+    /// Sends one request and returns the number of items that the upstream
     /// reported as rejected in a partial success.
-    pub async fn export(&self, body: Bytes) -> Result<u64, ExportError> {
+    pub async fn export(&self, signal: Signal, body: Bytes) -> Result<u64, ExportError> {
         let mut grpc = self.grpc.clone();
         grpc.ready()
             .await
@@ -104,16 +108,28 @@ impl GrpcClient {
         let mut request = tonic::Request::new(body);
         *request.metadata_mut() = self.metadata.clone();
         request.set_timeout(self.timeout);
-        let path = PathAndQuery::from_static(EXPORT_PATH);
+        let path = PathAndQuery::from_static(signal.grpc_path());
         let response = grpc.unary(request, path, RawCodec).await?;
-
-        // A response that does not decode still means the upstream accepted the data.
-        let rejected = ExportTraceServiceResponse::decode(response.into_inner())
-            .ok()
-            .and_then(|answer| answer.partial_success)
-            .map_or(0, |partial| {
-                u64::try_from(partial.rejected_spans).unwrap_or(0)
-            });
-        Ok(rejected)
+        Ok(rejected_items(signal, response.into_inner()))
     }
+}
+
+/// Reads the partial-success count of an export response. A response that
+/// does not decode still means the upstream accepted the data.
+fn rejected_items(signal: Signal, body: Bytes) -> u64 {
+    let rejected = match signal {
+        Signal::Traces => ExportTraceServiceResponse::decode(body)
+            .ok()
+            .and_then(|response| response.partial_success)
+            .map(|partial| partial.rejected_spans),
+        Signal::Metrics => ExportMetricsServiceResponse::decode(body)
+            .ok()
+            .and_then(|response| response.partial_success)
+            .map(|partial| partial.rejected_data_points),
+        Signal::Logs => ExportLogsServiceResponse::decode(body)
+            .ok()
+            .and_then(|response| response.partial_success)
+            .map(|partial| partial.rejected_log_records),
+    };
+    rejected.map_or(0, |count| u64::try_from(count).unwrap_or(0))
 }

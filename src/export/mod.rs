@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config;
 use crate::log_throttle::LogThrottle;
+use crate::signal::Signal;
 use grpc::GrpcClient;
 use retry::Backoff;
 
@@ -24,12 +25,15 @@ pub use grpc::ExportError;
 /// One export request, as received from a service.
 #[derive(Clone, Debug)]
 pub struct Batch {
+    pub signal: Signal,
+    /// The request's protobuf encoding.
     pub body: Bytes,
-    pub span_count: u64,
+    /// Number of spans, metric data points or log records.
+    pub item_count: u64,
 }
 
-/// Reason spans were given up, as the `reason` label of
-/// `burnrate_exporter_send_failed_spans_total`.
+/// Reason items were given up, as the `reason` label of
+/// `burnrate_exporter_send_failed_<items>_total`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DropReason {
     /// The upstream rejected the request with a non-retryable status.
@@ -56,24 +60,35 @@ impl DropReason {
     }
 }
 
-/// Counters of one exporter, read by the Prometheus exposition.
+/// Counters of one exporter per signal, read by the Prometheus exposition.
 #[derive(Debug, Default)]
 pub struct ExporterStats {
-    pub sent_spans: AtomicU64,
-    pub sent_requests: AtomicU64,
+    sent_items: [AtomicU64; 3],
+    /// Items the upstream reported as rejected in a partial success.
+    rejected_items: [AtomicU64; 3],
+    failed_items: [[AtomicU64; 3]; 3],
     pub retries: AtomicU64,
-    /// Spans the upstream reported as rejected in a partial success.
-    pub rejected_spans: AtomicU64,
-    failed_spans: [AtomicU64; 3],
+    /// Requests taken from the queue whose delivery has not ended.
+    pub in_flight_requests: AtomicU64,
 }
 
 impl ExporterStats {
-    pub fn failed_spans(&self, reason: DropReason) -> u64 {
-        self.failed_spans[reason as usize].load(Ordering::Relaxed)
+    /// Items the upstream accepted, including those it reported as rejected
+    /// in a partial success.
+    pub fn sent_items(&self, signal: Signal) -> u64 {
+        self.sent_items[signal as usize].load(Ordering::Relaxed)
     }
 
-    fn add_failed(&self, reason: DropReason, spans: u64) {
-        self.failed_spans[reason as usize].fetch_add(spans, Ordering::Relaxed);
+    pub fn rejected_items(&self, signal: Signal) -> u64 {
+        self.rejected_items[signal as usize].load(Ordering::Relaxed)
+    }
+
+    pub fn failed_items(&self, signal: Signal, reason: DropReason) -> u64 {
+        self.failed_items[signal as usize][reason as usize].load(Ordering::Relaxed)
+    }
+
+    fn add_failed(&self, signal: Signal, reason: DropReason, count: u64) {
+        self.failed_items[signal as usize][reason as usize].fetch_add(count, Ordering::Relaxed);
     }
 }
 
@@ -100,11 +115,12 @@ impl ExportQueue {
         self.sender.max_capacity()
     }
 
-    /// Spans given up so far, for every reason.
-    pub fn failed_spans(&self) -> u64 {
-        DropReason::ALL
+    /// Items of every signal given up so far for `reason`.
+    pub fn failed_items(&self, reason: DropReason) -> u64 {
+        let stats = &self.stats;
+        Signal::ALL
             .iter()
-            .map(|reason| self.stats.failed_spans(*reason))
+            .map(|signal| stats.failed_items(*signal, reason))
             .sum()
     }
 }
@@ -153,6 +169,7 @@ struct Worker {
 
 static SEND_FAILURE_LOG: LogThrottle = LogThrottle::new(Duration::from_secs(10));
 static RETRY_LOG: LogThrottle = LogThrottle::new(Duration::from_secs(10));
+static PARTIAL_SUCCESS_LOG: LogThrottle = LogThrottle::new(Duration::from_secs(10));
 
 impl Worker {
     async fn run(self, mut receiver: mpsc::Receiver<Batch>, num_consumers: usize) {
@@ -162,6 +179,13 @@ impl Worker {
 
         let mut closed = false;
         loop {
+            // Take a batch only when a consumer is free, so a waiting batch
+            // stays in the queue, where `burnrate_queue_size` counts it.
+            let slot = tokio::select! {
+                slot = consumers.clone().acquire_owned() => slot,
+                () = worker.shutdown.abort.cancelled() => break,
+            };
+            let Ok(slot) = slot else { break };
             let batch = tokio::select! {
                 batch = receiver.recv() => match batch {
                     Some(batch) => batch,
@@ -173,34 +197,51 @@ impl Worker {
                     closed = true;
                     continue;
                 }
+                () = worker.shutdown.abort.cancelled() => break,
             };
-            if worker.shutdown.abort.is_cancelled() {
+
+            let worker = worker.clone();
+            worker
+                .stats
+                .in_flight_requests
+                .fetch_add(1, Ordering::Relaxed);
+            in_flight.spawn(async move {
+                worker.deliver(&batch).await;
                 worker
                     .stats
-                    .add_failed(DropReason::Shutdown, batch.span_count);
-                continue;
-            }
-            let Ok(slot) = consumers.clone().acquire_owned().await else {
-                break;
-            };
-            let worker = worker.clone();
-            in_flight.spawn(async move {
-                worker.deliver(batch).await;
+                    .in_flight_requests
+                    .fetch_sub(1, Ordering::Relaxed);
                 drop(slot);
             });
             while in_flight.try_join_next().is_some() {}
+        }
+
+        // After an abort, whatever is still queued is given up and counted.
+        receiver.close();
+        while let Some(batch) = receiver.recv().await {
+            worker
+                .stats
+                .add_failed(batch.signal, DropReason::Shutdown, batch.item_count);
         }
         while in_flight.join_next().await.is_some() {}
     }
 
     /// Sends one batch, retrying transient failures until `max_elapsed_time`.
-    async fn deliver(&self, batch: Batch) {
+    async fn deliver(&self, batch: &Batch) {
         let started = Instant::now();
         let mut backoff = Backoff::new(&self.retry);
         loop {
-            let error = match self.client.export(batch.body.clone()).await {
-                Ok(rejected_spans) => {
-                    self.record_success(&batch, rejected_spans);
+            let attempt = self.client.export(batch.signal, batch.body.clone());
+            let result = tokio::select! {
+                result = attempt => result,
+                () = self.shutdown.abort.cancelled() => {
+                    self.record_drop(batch, DropReason::Shutdown, &ExportError::Aborted);
+                    return;
+                }
+            };
+            let error = match result {
+                Ok(rejected_items) => {
+                    self.record_success(batch, rejected_items);
                     return;
                 }
                 Err(error) => error,
@@ -209,14 +250,17 @@ impl Worker {
             let delay = backoff.next_delay();
             let retry = self.retry.enabled
                 && error.is_retryable()
-                && started.elapsed() + delay <= self.retry.max_elapsed_time;
+                && started
+                    .elapsed()
+                    .checked_add(delay)
+                    .is_some_and(|next_attempt| next_attempt <= self.retry.max_elapsed_time);
             if !retry {
                 let reason = if error.is_retryable() {
                     DropReason::RetriesExhausted
                 } else {
                     DropReason::Permanent
                 };
-                self.record_drop(&batch, reason, &error);
+                self.record_drop(batch, reason, &error);
                 return;
             }
 
@@ -233,36 +277,42 @@ impl Worker {
             tokio::select! {
                 () = tokio::time::sleep(delay) => {}
                 () = self.shutdown.abort.cancelled() => {
-                    self.record_drop(&batch, DropReason::Shutdown, &error);
+                    self.record_drop(batch, DropReason::Shutdown, &error);
                     return;
                 }
             }
         }
     }
 
-    fn record_success(&self, batch: &Batch, rejected_spans: u64) {
-        self.stats.sent_requests.fetch_add(1, Ordering::Relaxed);
-        self.stats
-            .sent_spans
-            .fetch_add(batch.span_count, Ordering::Relaxed);
-        if rejected_spans > 0 {
-            self.stats
-                .rejected_spans
-                .fetch_add(rejected_spans, Ordering::Relaxed);
-            tracing::warn!(exporter = %self.name, rejected_spans, "upstream accepted the request partially");
+    fn record_success(&self, batch: &Batch, rejected_items: u64) {
+        let signal = batch.signal as usize;
+        self.stats.sent_items[signal].fetch_add(batch.item_count, Ordering::Relaxed);
+        if rejected_items > 0 {
+            self.stats.rejected_items[signal].fetch_add(rejected_items, Ordering::Relaxed);
+            if let Some(suppressed) = PARTIAL_SUCCESS_LOG.check() {
+                tracing::warn!(
+                    exporter = %self.name,
+                    signal = batch.signal.as_str(),
+                    rejected_items,
+                    similar_warnings_suppressed = suppressed,
+                    "upstream accepted the request partially",
+                );
+            }
         }
     }
 
     fn record_drop(&self, batch: &Batch, reason: DropReason, error: &ExportError) {
-        self.stats.add_failed(reason, batch.span_count);
+        self.stats
+            .add_failed(batch.signal, reason, batch.item_count);
         if let Some(suppressed) = SEND_FAILURE_LOG.check() {
             tracing::error!(
                 exporter = %self.name,
-                spans = batch.span_count,
+                signal = batch.signal.as_str(),
+                items = batch.item_count,
                 reason = reason.as_str(),
                 %error,
                 similar_errors_suppressed = suppressed,
-                "dropped spans that could not be exported",
+                "dropped data that could not be exported",
             );
         }
     }

@@ -40,7 +40,7 @@ impl Backoff {
     /// Returns the delay before the next attempt and doubles the interval.
     pub fn next_delay(&mut self) -> Duration {
         let interval = self.next;
-        self.next = (self.next * 2).min(self.max);
+        self.next = self.next.saturating_mul(2).min(self.max);
         let half = interval / 2;
         half + half.mul_f64(rand::rng().random::<f64>())
     }
