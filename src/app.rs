@@ -11,11 +11,14 @@ use tokio_util::sync::CancellationToken;
 
 use crate::api::{self, Readiness};
 use crate::config::{self, Config};
-use crate::export::{self, ExportQueue, Shutdown};
+use crate::export::{self, DropReason, ExportQueue, Shutdown};
 use crate::ledger::Ledger;
 use crate::pipeline::Pipeline;
 use crate::pricing::PriceTable;
-use crate::receiver::grpc::TraceServer;
+use crate::receiver;
+use crate::receiver::grpc::{GrpcServer, LogsService, MetricsService, TraceService};
+use crate::receiver::http::HttpLimits;
+use crate::receiver::listener::LimitedListener;
 
 /// Time allowed for in-flight attempts to end after the shutdown deadline.
 const ABORT_GRACE: Duration = Duration::from_secs(2);
@@ -44,60 +47,58 @@ pub async fn run(
     let export_shutdown = Shutdown::default();
     let (queues, export_tasks) = start_exporters(&exporters, &export_shutdown)?;
     let ledger = Arc::new(Ledger::new(PriceTable::embedded()));
-    let pipeline = Arc::new(Pipeline::new(ledger, queues.clone()));
+    let max_attributes = config.extract.max_attributes_per_span;
+    let pipeline = Arc::new(Pipeline::new(ledger, queues.clone(), max_attributes));
     let readiness = Arc::new(Readiness::default());
 
-    let grpc_listener = bind(
-        "receivers.otlp.grpc.endpoint",
-        &config.receivers.otlp.grpc.endpoint,
-    )
-    .await?;
-    let metrics_listener = bind(
-        "metrics.prometheus.endpoint",
-        &config.metrics.prometheus.endpoint,
-    )
-    .await?;
+    let grpc_settings = &config.receivers.otlp.grpc;
+    let http_settings = &config.receivers.otlp.http;
+    let grpc_listener = bind("receivers.otlp.grpc.endpoint", &grpc_settings.endpoint).await?;
+    let http_listener = bind("receivers.otlp.http.endpoint", &http_settings.endpoint).await?;
+    let metrics_endpoint = &config.metrics.prometheus.endpoint;
+    let metrics_listener = bind("metrics.prometheus.endpoint", metrics_endpoint).await?;
     let admin_listener = bind("admin.endpoint", &config.admin.endpoint).await?;
 
+    // Receivers stop first; the metrics and health endpoints stay up until
+    // the export queues are drained.
     let stop_receiving = CancellationToken::new();
     let stop_serving = CancellationToken::new();
-    let max_message_bytes = config.receivers.otlp.grpc.max_recv_msg_size_mib as usize * 1024 * 1024;
+    let grpc_listener = LimitedListener::new(grpc_listener, grpc_settings.max_connections);
     let grpc_task = serve_grpc(
         grpc_listener,
+        grpc_settings,
         pipeline.clone(),
-        max_message_bytes,
         stop_receiving.clone(),
     );
-    let metrics_task = serve_http(
-        metrics_listener,
-        api::metrics_router(pipeline.clone()),
-        stop_serving.clone(),
-    );
-    let admin_task = serve_http(
-        admin_listener,
-        api::admin_router(readiness.clone()),
-        stop_serving.clone(),
-    );
+    let http_listener = LimitedListener::new(http_listener, http_settings.max_connections);
+    let http_router = receiver::http::router(pipeline.clone(), http_limits(http_settings));
+    let http_task = serve_http(http_listener, http_router, stop_receiving.clone());
+    let metrics_router = api::metrics_router(pipeline.clone());
+    let metrics_task = serve_http(metrics_listener, metrics_router, stop_serving.clone());
+    let admin_router = api::admin_router(readiness.clone());
+    let admin_task = serve_http(admin_listener, admin_router, stop_serving.clone());
 
     readiness.set(true);
     tracing::info!(
-        grpc = %config.receivers.otlp.grpc.endpoint,
-        prometheus = %config.metrics.prometheus.endpoint,
+        grpc = %grpc_settings.endpoint,
+        http = %http_settings.endpoint,
+        prometheus = %metrics_endpoint,
         admin = %config.admin.endpoint,
         exporters = exporters.len(),
         "burnrate started",
     );
     if exporters.is_empty() {
         tracing::warn!(
-            "no exporter configured and OTEL_EXPORTER_OTLP_ENDPOINT is not set; spans are not forwarded"
+            "no exporter configured and OTEL_EXPORTER_OTLP_ENDPOINT is not set; data is not forwarded"
         );
     }
 
     stop.await;
-    tracing::info!("shutdown started; no longer accepting spans");
+    tracing::info!("shutdown started; no longer accepting data");
     readiness.set(false);
     stop_receiving.cancel();
     let _ = grpc_task.await;
+    let _ = http_task.await;
 
     drain_exporters(
         &queues,
@@ -143,16 +144,39 @@ async fn bind(key: &'static str, address: &str) -> Result<TcpListener, StartErro
     TcpListener::bind(socket).await.map_err(bind_error)
 }
 
+const MIB: usize = 1024 * 1024;
+
+fn http_limits(settings: &config::HttpReceiver) -> HttpLimits {
+    HttpLimits {
+        max_body_bytes: settings.max_request_body_size_mib as usize * MIB,
+        max_decompressed_bytes: settings.max_decompressed_body_size_mib as usize * MIB,
+        request_timeout: settings.request_timeout,
+    }
+}
+
 fn serve_grpc(
-    listener: TcpListener,
+    listener: LimitedListener,
+    settings: &config::GrpcReceiver,
     pipeline: Arc<Pipeline>,
-    max_message_bytes: usize,
     stop: CancellationToken,
 ) -> JoinHandle<()> {
-    let incoming = tonic::transport::server::TcpIncoming::from(listener);
+    let max_message_bytes = settings.max_recv_msg_size_mib as usize * MIB;
     let server = tonic::transport::Server::builder()
-        .add_service(TraceServer::new(pipeline, max_message_bytes))
-        .serve_with_incoming_shutdown(incoming, async move { stop.cancelled().await });
+        .max_concurrent_streams(settings.max_concurrent_streams)
+        .timeout(settings.request_timeout)
+        .add_service(GrpcServer::<TraceService>::new(
+            pipeline.clone(),
+            max_message_bytes,
+        ))
+        .add_service(GrpcServer::<MetricsService>::new(
+            pipeline.clone(),
+            max_message_bytes,
+        ))
+        .add_service(GrpcServer::<LogsService>::new(pipeline, max_message_bytes))
+        .serve_with_incoming_shutdown(
+            listener.into_stream(),
+            async move { stop.cancelled().await },
+        );
     tokio::spawn(async move {
         if let Err(error) = server.await {
             tracing::error!(%error, "OTLP/gRPC receiver failed");
@@ -160,11 +184,11 @@ fn serve_grpc(
     })
 }
 
-fn serve_http(
-    listener: TcpListener,
-    router: axum::Router,
-    stop: CancellationToken,
-) -> JoinHandle<()> {
+fn serve_http<L>(listener: L, router: axum::Router, stop: CancellationToken) -> JoinHandle<()>
+where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+{
     tokio::spawn(async move {
         let server = axum::serve(listener, router)
             .with_graceful_shutdown(async move { stop.cancelled().await });
@@ -194,9 +218,9 @@ async fn drain_exporters(
         let _ = tokio::time::timeout(ABORT_GRACE, futures_join(&mut tasks)).await;
     }
     for queue in queues {
-        let dropped = queue.failed_spans();
+        let dropped = queue.failed_items(DropReason::Shutdown);
         if dropped > 0 {
-            tracing::error!(exporter = %queue.name, dropped_spans = dropped, "spans were not delivered before shutdown");
+            tracing::error!(exporter = %queue.name, dropped_items = dropped, "data was not delivered before the shutdown deadline");
         } else {
             tracing::info!(exporter = %queue.name, "export queue drained");
         }

@@ -13,3 +13,4 @@ pub mod metrics;
 pub mod pipeline;
 pub mod pricing;
 pub mod receiver;
+pub mod signal;

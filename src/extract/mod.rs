@@ -13,15 +13,20 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::resource::v1::Resource;
 
-pub use span::{SpanContext, SpanKind, classify_span};
-pub use types::{Extracted, HttpSpan, LlmSpan, Source, SpanId, TraceId};
+pub use span::{MAX_LABEL_BYTES, MAX_TOKENS_PER_CALL, SpanContext, SpanKind, classify_span};
+pub use types::{
+    AttributeProblem, AttributeProblems, Extracted, HttpSpan, LlmSpan, Source, SpanId, TraceId,
+};
 
 /// `service.name` when the resource has none, as the OpenTelemetry SDKs do.
 const UNKNOWN_SERVICE: &str = "unknown_service";
 
+/// Attributes per span that extraction reads unless configured otherwise.
+pub const DEFAULT_MAX_ATTRIBUTES: usize = 256;
+
 /// Finds the LLM spans and the HTTP client spans with rate-limit headers in
-/// one export request.
-pub fn extract(request: &ExportTraceServiceRequest) -> Extracted {
+/// one export request, reading at most `max_attributes` attributes per span.
+pub fn extract(request: &ExportTraceServiceRequest, max_attributes: usize) -> Extracted {
     let mut extracted = Extracted::default();
     for resource_spans in &request.resource_spans {
         let (service, resource_id) = resource_identity(resource_spans.resource.as_ref());
@@ -34,10 +39,14 @@ pub fn extract(request: &ExportTraceServiceRequest) -> Extracted {
                 service: &service,
                 resource_id,
                 source: Source::from_scope(scope_name),
+                max_attributes,
             };
             extracted.span_count += scope_spans.spans.len() as u64;
             for span in &scope_spans.spans {
-                match classify_span(span, &context) {
+                if span.attributes.len() > max_attributes {
+                    extracted.truncated_spans += 1;
+                }
+                match classify_span(span, &context, &mut extracted.attribute_problems) {
                     SpanKind::Llm(call) => extracted.llm_spans.push(call),
                     SpanKind::Http(http) => extracted.http_spans.push(http),
                     SpanKind::Other => {}

@@ -24,10 +24,20 @@ use opentelemetry_proto::tonic::trace::v1::Span;
 use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
 
 use super::headers::parse_rate_limit_headers;
-use super::types::{HttpSpan, LlmSpan, Source, SpanId, TraceId};
+use super::types::{
+    AttributeProblem, AttributeProblems, HttpSpan, LlmSpan, Source, SpanId, TraceId,
+};
 use crate::call::{Outcome, TokenCounts};
 
 const HEADER_PREFIX: &str = "http.response.header.";
+
+/// Largest token count accepted for one call. The largest context windows
+/// hold a few million tokens, so anything above this is a broken counter.
+pub const MAX_TOKENS_PER_CALL: u64 = 100_000_000;
+
+/// Longest provider, model, operation or id accepted, in bytes. Longer values
+/// would make unbounded Prometheus label values.
+pub const MAX_LABEL_BYTES: usize = 256;
 
 /// Operations whose spans carry one model call. Agent and tool spans
 /// (`invoke_agent`, `execute_tool`) wrap calls that have spans of their own.
@@ -95,16 +105,22 @@ impl RawUsage {
     }
 }
 
-/// The resource and scope that a span was reported under.
+/// The resource and scope that a span was reported under, and the limits
+/// that apply to reading it.
 pub struct SpanContext<'a> {
     /// `service.name` of the resource.
     pub service: &'a Arc<str>,
     pub resource_id: u64,
     pub source: Source,
+    pub max_attributes: usize,
 }
 
-/// Classifies one span.
-pub fn classify_span(span: &Span, context: &SpanContext<'_>) -> SpanKind {
+/// Classifies one span, counting the attributes it had to ignore in `problems`.
+pub fn classify_span(
+    span: &Span,
+    context: &SpanContext<'_>,
+    problems: &mut AttributeProblems,
+) -> SpanKind {
     let mut provider: Option<&str> = None;
     let mut operation: Option<&str> = None;
     let mut request_model: Option<&str> = None;
@@ -114,8 +130,9 @@ pub fn classify_span(span: &Span, context: &SpanContext<'_>) -> SpanKind {
     let mut status_code: Option<u16> = None;
     let mut usage = RawUsage::default();
     let mut headers: Vec<(String, String)> = Vec::new();
+    let mut reader = AttributeReader { problems };
 
-    for KeyValue { key, value, .. } in &span.attributes {
+    for KeyValue { key, value, .. } in span.attributes.iter().take(context.max_attributes) {
         let Some(value) = value.as_ref() else {
             continue;
         };
@@ -126,32 +143,32 @@ pub fn classify_span(span: &Span, context: &SpanContext<'_>) -> SpanKind {
             continue;
         }
         match key.as_str() {
-            "gen_ai.provider.name" => provider = as_str(value).or(provider),
+            "gen_ai.provider.name" => provider = reader.label(value).or(provider),
             // Deprecated; the current name wins when both are present.
-            "gen_ai.system" => provider = provider.or(as_str(value)),
-            "gen_ai.operation.name" => operation = as_str(value),
-            "gen_ai.request.model" => request_model = as_str(value),
-            "gen_ai.response.model" => response_model = as_str(value),
-            "gen_ai.response.id" => response_id = as_str(value),
-            "error.type" => error_type = as_str(value),
-            "http.response.status_code" => {
-                status_code = as_count(value).and_then(to_status).or(status_code)
+            "gen_ai.system" => provider = provider.or(reader.label(value)),
+            "gen_ai.operation.name" => operation = reader.label(value),
+            "gen_ai.request.model" => request_model = reader.label(value),
+            "gen_ai.response.model" => response_model = reader.label(value),
+            "gen_ai.response.id" => response_id = reader.label(value),
+            "error.type" => error_type = reader.label(value),
+            "http.response.status_code" => status_code = reader.status(value).or(status_code),
+            "http.status_code" => status_code = status_code.or(reader.status(value)),
+            "gen_ai.usage.input_tokens" => usage.input = reader.tokens(value).or(usage.input),
+            "gen_ai.usage.prompt_tokens" => usage.input = usage.input.or(reader.tokens(value)),
+            "gen_ai.usage.output_tokens" => usage.output = reader.tokens(value).or(usage.output),
+            "gen_ai.usage.completion_tokens" => {
+                usage.output = usage.output.or(reader.tokens(value))
             }
-            "http.status_code" => status_code = status_code.or(as_count(value).and_then(to_status)),
-            "gen_ai.usage.input_tokens" => usage.input = as_count(value).or(usage.input),
-            "gen_ai.usage.prompt_tokens" => usage.input = usage.input.or(as_count(value)),
-            "gen_ai.usage.output_tokens" => usage.output = as_count(value).or(usage.output),
-            "gen_ai.usage.completion_tokens" => usage.output = usage.output.or(as_count(value)),
             "gen_ai.usage.cache_read.input_tokens" | "gen_ai.usage.cache_read_input_tokens" => {
-                usage.cache_read = as_count(value).or(usage.cache_read);
+                usage.cache_read = reader.tokens(value).or(usage.cache_read);
             }
             "gen_ai.usage.cache_creation.input_tokens"
             | "gen_ai.usage.cache_write.input_tokens"
             | "gen_ai.usage.cache_creation_input_tokens" => {
-                usage.cache_creation = as_count(value).or(usage.cache_creation);
+                usage.cache_creation = reader.tokens(value).or(usage.cache_creation);
             }
             "gen_ai.usage.reasoning_tokens" | "gen_ai.usage.reasoning.output_tokens" => {
-                usage.reasoning = as_count(value).or(usage.reasoning);
+                usage.reasoning = reader.tokens(value).or(usage.reasoning);
             }
             _ => {}
         }
@@ -229,13 +246,6 @@ fn span_outcome(status_code: Option<u16>, error_type: Option<&str>, span_failed:
     }
 }
 
-fn as_str(value: &AnyValue) -> Option<&str> {
-    match &value.value {
-        Some(Value::StringValue(text)) => Some(text.as_str()),
-        _ => None,
-    }
-}
-
 /// Reads a header value recorded as a string, an integer, or an array of either,
 /// of which the first element is used.
 fn first_string(value: &AnyValue) -> Option<String> {
@@ -248,25 +258,79 @@ fn first_string(value: &AnyValue) -> Option<String> {
     }
 }
 
-/// Reads a non-negative whole number recorded as an integer, an integral double or
-/// a decimal string. Anything else is ignored.
-fn as_count(value: &AnyValue) -> Option<u64> {
-    match &value.value {
-        Some(Value::IntValue(number)) => u64::try_from(*number).ok(),
-        Some(Value::DoubleValue(number))
-            if number.fract() == 0.0 && *number >= 0.0 && *number < 9.0e15 =>
-        {
-            Some(*number as u64)
-        }
-        Some(Value::StringValue(text)) => text.trim().parse().ok(),
-        _ => None,
-    }
+/// Reads the attributes that extraction uses, counting each value it has to
+/// ignore by the reason.
+struct AttributeReader<'a> {
+    problems: &'a mut AttributeProblems,
 }
 
-fn to_status(code: u64) -> Option<u16> {
-    u16::try_from(code)
-        .ok()
-        .filter(|code| (100..600).contains(code))
+impl<'a> AttributeReader<'a> {
+    /// Reads a name or id that may become a label value.
+    fn label<'v>(&mut self, value: &'v AnyValue) -> Option<&'v str> {
+        match &value.value {
+            Some(Value::StringValue(text)) if text.len() <= MAX_LABEL_BYTES => Some(text.as_str()),
+            Some(Value::StringValue(_)) => self.reject(AttributeProblem::TooLong),
+            _ => self.reject(AttributeProblem::WrongType),
+        }
+    }
+
+    fn tokens(&mut self, value: &AnyValue) -> Option<u64> {
+        let count = self.count(value)?;
+        if count > MAX_TOKENS_PER_CALL {
+            return self.reject(AttributeProblem::TooLarge);
+        }
+        Some(count)
+    }
+
+    fn status(&mut self, value: &AnyValue) -> Option<u16> {
+        let code = self.count(value)?;
+        match u16::try_from(code) {
+            Ok(code) if (100..600).contains(&code) => Some(code),
+            _ => self.reject(AttributeProblem::TooLarge),
+        }
+    }
+
+    /// Reads a non-negative whole number recorded as an integer, an integral
+    /// double or a decimal string.
+    fn count(&mut self, value: &AnyValue) -> Option<u64> {
+        match &value.value {
+            Some(Value::IntValue(number)) => match u64::try_from(*number) {
+                Ok(count) => Some(count),
+                Err(_) => self.reject(AttributeProblem::Negative),
+            },
+            Some(Value::DoubleValue(number)) => self.count_from_double(*number),
+            Some(Value::StringValue(text)) => {
+                let text = text.trim();
+                if let Ok(count) = text.parse::<u64>() {
+                    return Some(count);
+                }
+                match text.parse::<f64>() {
+                    Ok(number) => self.count_from_double(number),
+                    Err(_) => self.reject(AttributeProblem::NotNumeric),
+                }
+            }
+            _ => self.reject(AttributeProblem::WrongType),
+        }
+    }
+
+    fn count_from_double(&mut self, number: f64) -> Option<u64> {
+        if !number.is_finite() {
+            self.reject(AttributeProblem::NotFinite)
+        } else if number < 0.0 {
+            self.reject(AttributeProblem::Negative)
+        } else if number.fract() != 0.0 {
+            self.reject(AttributeProblem::Fractional)
+        } else if number > MAX_TOKENS_PER_CALL as f64 {
+            self.reject(AttributeProblem::TooLarge)
+        } else {
+            Some(number as u64)
+        }
+    }
+
+    fn reject<T>(&mut self, problem: AttributeProblem) -> Option<T> {
+        self.problems.add(problem);
+        None
+    }
 }
 
 fn unix_nanos(nanos: u64) -> SystemTime {

@@ -8,6 +8,10 @@ use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use super::*;
 use crate::call::{LimitKind, Outcome, TokenCounts};
 
+pub(crate) fn extract_all(request: &ExportTraceServiceRequest) -> Extracted {
+    extract(request, DEFAULT_MAX_ATTRIBUTES)
+}
+
 /// Loads a request that the real Python SDKs sent, saved as OTLP/JSON.
 pub(crate) fn fixture(case: &str) -> ExportTraceServiceRequest {
     let path = format!(
@@ -75,7 +79,7 @@ pub(crate) fn span(attributes: Vec<KeyValue>, end_seconds: u64) -> Span {
 
 #[test]
 fn anthropic_sdk_span_partitions_cache_tokens() {
-    let extracted = extract(&fixture("anthropic_cache"));
+    let extracted = extract_all(&fixture("anthropic_cache"));
     assert_eq!(extracted.span_count, 3);
     assert_eq!(extracted.llm_spans.len(), 2);
     assert_eq!(extracted.http_spans.len(), 1);
@@ -106,7 +110,7 @@ fn anthropic_sdk_span_partitions_cache_tokens() {
 
 #[test]
 fn openllmetry_span_uses_cache_creation_name() {
-    let extracted = extract(&fixture("anthropic_cache"));
+    let extracted = extract_all(&fixture("anthropic_cache"));
     let openllmetry = extracted
         .llm_spans
         .iter()
@@ -120,7 +124,7 @@ fn openllmetry_span_uses_cache_creation_name() {
 
 #[test]
 fn http_child_carries_anthropic_headers() {
-    let extracted = extract(&fixture("anthropic_cache"));
+    let extracted = extract_all(&fixture("anthropic_cache"));
     let child = &extracted.http_spans[0];
     let sdk = extracted
         .llm_spans
@@ -143,7 +147,7 @@ fn http_child_carries_anthropic_headers() {
 
 #[test]
 fn openai_reasoning_and_duration_reset() {
-    let extracted = extract(&fixture("openai_reasoning"));
+    let extracted = extract_all(&fixture("openai_reasoning"));
     let call = &extracted.llm_spans[0];
     assert_eq!(call.source, Source::OpenLlmetry);
     let expected = TokenCounts {
@@ -182,7 +186,7 @@ fn openai_reasoning_and_duration_reset() {
 
 #[test]
 fn rate_limited_call_from_error_type() {
-    let extracted = extract(&fixture("anthropic_429"));
+    let extracted = extract_all(&fixture("anthropic_429"));
     for call in &extracted.llm_spans {
         assert_eq!(call.outcome, Outcome::RateLimited, "{:?}", call.source);
         assert_eq!(call.tokens, None);
@@ -204,7 +208,7 @@ fn deprecated_attribute_names() {
         int("gen_ai.usage.prompt_tokens", 100),
         int("gen_ai.usage.completion_tokens", 40),
     ];
-    let extracted = extract(&request_with(
+    let extracted = extract_all(&request_with(
         vec![span(attributes, 100)],
         "svc",
         "my.scope",
@@ -225,7 +229,7 @@ fn current_name_wins_over_deprecated() {
         int("gen_ai.usage.prompt_tokens", 1),
         int("gen_ai.usage.input_tokens", 7),
     ];
-    let extracted = extract(&request_with(vec![span(attributes, 100)], "svc", "s"));
+    let extracted = extract_all(&request_with(vec![span(attributes, 100)], "svc", "s"));
     assert_eq!(extracted.llm_spans[0].provider, "anthropic");
     assert_eq!(extracted.llm_spans[0].tokens.unwrap().input, 7);
 }
@@ -244,7 +248,7 @@ fn headers_on_llm_span_with_dashes_and_ints() {
         attribute("http.response.header.x_ratelimit_reset_requests", array),
         string("http.response.header.retry-after-ms", "1500"),
     ];
-    let extracted = extract(&request_with(vec![span(attributes, 100)], "svc", "s"));
+    let extracted = extract_all(&request_with(vec![span(attributes, 100)], "svc", "s"));
     let observation = &extracted.llm_spans[0].rate_limits;
     let end = UNIX_EPOCH + Duration::from_secs(100);
     let (kind, reading) = observation.limits[0];
@@ -276,23 +280,105 @@ fn agent_and_tool_spans_are_not_calls() {
             10,
         ),
     ];
-    let extracted = extract(&request_with(spans, "svc", "s"));
+    let extracted = extract_all(&request_with(spans, "svc", "s"));
     assert!(extracted.llm_spans.is_empty());
     assert_eq!(extracted.span_count, 2);
 }
 
 #[test]
-fn invalid_token_values_are_ignored() {
-    let attributes = vec![
-        string("gen_ai.provider.name", "openai"),
-        int("gen_ai.usage.input_tokens", -5),
-        string("gen_ai.usage.output_tokens", "many"),
-        attribute(
-            "gen_ai.usage.cache_read.input_tokens",
+fn invalid_token_values_are_ignored_and_counted() {
+    let cases: Vec<(any_value::Value, AttributeProblem)> = vec![
+        (any_value::Value::IntValue(-5), AttributeProblem::Negative),
+        (
             any_value::Value::DoubleValue(1.5),
+            AttributeProblem::Fractional,
+        ),
+        (
+            any_value::Value::DoubleValue(f64::NAN),
+            AttributeProblem::NotFinite,
+        ),
+        (
+            any_value::Value::DoubleValue(-3.0),
+            AttributeProblem::Negative,
+        ),
+        (
+            any_value::Value::StringValue("many".to_owned()),
+            AttributeProblem::NotNumeric,
+        ),
+        (
+            any_value::Value::StringValue("-7".to_owned()),
+            AttributeProblem::Negative,
+        ),
+        (
+            any_value::Value::IntValue(100_000_001),
+            AttributeProblem::TooLarge,
+        ),
+        (
+            any_value::Value::DoubleValue(1e300),
+            AttributeProblem::TooLarge,
+        ),
+        (
+            any_value::Value::BoolValue(true),
+            AttributeProblem::WrongType,
         ),
     ];
-    let extracted = extract(&request_with(vec![span(attributes, 100)], "svc", "s"));
+    for (value, problem) in cases {
+        let attributes = vec![
+            string("gen_ai.provider.name", "openai"),
+            attribute("gen_ai.usage.input_tokens", value.clone()),
+            int("gen_ai.usage.output_tokens", 9),
+        ];
+        let extracted = extract_all(&request_with(vec![span(attributes, 100)], "svc", "s"));
+        let call = &extracted.llm_spans[0];
+        assert_eq!(call.tokens.unwrap().input, 0, "{value:?}");
+        assert_eq!(call.tokens.unwrap().output, 9, "{value:?}");
+        assert_eq!(extracted.attribute_problems.get(problem), 1, "{value:?}");
+    }
+}
+
+#[test]
+fn numeric_strings_and_integral_doubles_are_counts() {
+    let attributes = vec![
+        string("gen_ai.provider.name", "openai"),
+        string("gen_ai.usage.input_tokens", " 12 "),
+        attribute(
+            "gen_ai.usage.output_tokens",
+            any_value::Value::DoubleValue(7.0),
+        ),
+    ];
+    let extracted = extract_all(&request_with(vec![span(attributes, 100)], "svc", "s"));
+    let tokens = extracted.llm_spans[0].tokens.unwrap();
+    assert_eq!(tokens.input, 12);
+    assert_eq!(tokens.output, 7);
+    assert_eq!(extracted.attribute_problems, AttributeProblems::default());
+}
+
+#[test]
+fn giant_model_name_is_rejected() {
+    let attributes = vec![
+        string("gen_ai.provider.name", "openai"),
+        string("gen_ai.request.model", &"m".repeat(MAX_LABEL_BYTES + 1)),
+        int("gen_ai.usage.input_tokens", 3),
+    ];
+    let extracted = extract_all(&request_with(vec![span(attributes, 100)], "svc", "s"));
+    assert_eq!(extracted.llm_spans[0].request_model, None);
+    assert_eq!(extracted.llm_spans[0].tokens.unwrap().input, 3);
+    assert_eq!(
+        extracted.attribute_problems.get(AttributeProblem::TooLong),
+        1
+    );
+}
+
+#[test]
+fn attributes_past_limit_are_not_read() {
+    let mut attributes: Vec<KeyValue> = (0..10)
+        .map(|index| int(&format!("filler.{index}"), index))
+        .collect();
+    attributes.insert(0, string("gen_ai.provider.name", "openai"));
+    attributes.push(int("gen_ai.usage.input_tokens", 5));
+    let request = request_with(vec![span(attributes, 100)], "svc", "s");
+    let extracted = extract(&request, 4);
+    assert_eq!(extracted.truncated_spans, 1);
     assert_eq!(extracted.llm_spans[0].tokens, None);
 }
 
@@ -305,7 +391,7 @@ fn exclusive_input_is_detected() {
         int("gen_ai.usage.input_tokens", 10),
         int("gen_ai.usage.cache_read.input_tokens", 500),
     ];
-    let extracted = extract(&request_with(vec![span(attributes, 100)], "svc", "s"));
+    let extracted = extract_all(&request_with(vec![span(attributes, 100)], "svc", "s"));
     let tokens = extracted.llm_spans[0].tokens.unwrap();
     assert_eq!(tokens.input, 10);
     assert_eq!(tokens.cache_read, 500);
@@ -319,6 +405,6 @@ fn missing_service_name_is_unknown_service() {
         "s",
     );
     request.resource_spans[0].resource = None;
-    let extracted = extract(&request);
+    let extracted = extract_all(&request);
     assert_eq!(&*extracted.llm_spans[0].service, "unknown_service");
 }

@@ -85,6 +85,70 @@ pub struct HttpSpan {
     pub rate_limits: RateLimitObservation,
 }
 
+/// Why an attribute that extraction reads was ignored, as the `reason` label
+/// of `burnrate_extract_rejected_attributes_total`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AttributeProblem {
+    /// A token count or status code below zero.
+    Negative,
+    /// A count with a fractional part, such as 12.5.
+    Fractional,
+    /// NaN or an infinity.
+    NotFinite,
+    /// A string that is not a decimal number.
+    NotNumeric,
+    /// A token count above [`MAX_TOKENS_PER_CALL`](super::MAX_TOKENS_PER_CALL).
+    TooLarge,
+    /// A value of a type the attribute never has, such as a boolean model name.
+    WrongType,
+    /// A name or id longer than [`MAX_LABEL_BYTES`](super::MAX_LABEL_BYTES).
+    TooLong,
+}
+
+impl AttributeProblem {
+    pub const ALL: [AttributeProblem; 7] = [
+        AttributeProblem::Negative,
+        AttributeProblem::Fractional,
+        AttributeProblem::NotFinite,
+        AttributeProblem::NotNumeric,
+        AttributeProblem::TooLarge,
+        AttributeProblem::WrongType,
+        AttributeProblem::TooLong,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttributeProblem::Negative => "negative",
+            AttributeProblem::Fractional => "fractional",
+            AttributeProblem::NotFinite => "not_finite",
+            AttributeProblem::NotNumeric => "not_numeric",
+            AttributeProblem::TooLarge => "too_large",
+            AttributeProblem::WrongType => "wrong_type",
+            AttributeProblem::TooLong => "too_long",
+        }
+    }
+}
+
+/// Counts of ignored attributes, by problem.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AttributeProblems([u64; 7]);
+
+impl AttributeProblems {
+    pub fn add(&mut self, problem: AttributeProblem) {
+        self.0[problem as usize] += 1;
+    }
+
+    pub fn get(&self, problem: AttributeProblem) -> u64 {
+        self.0[problem as usize]
+    }
+
+    pub fn merge(&mut self, other: &AttributeProblems) {
+        for (total, count) in self.0.iter_mut().zip(other.0) {
+            *total += count;
+        }
+    }
+}
+
 /// Everything extraction found in one request.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Extracted {
@@ -92,4 +156,7 @@ pub struct Extracted {
     pub http_spans: Vec<HttpSpan>,
     /// Number of spans in the request.
     pub span_count: u64,
+    pub attribute_problems: AttributeProblems,
+    /// Spans with more attributes than extraction reads.
+    pub truncated_spans: u64,
 }

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::call::{LimitKind, LimitReading, Outcome, RateLimitObservation, TokenCounts};
-use crate::extract::{Extracted, HttpSpan, LlmSpan, Source, SpanId, TraceId};
+use crate::extract::{AttributeProblems, Extracted, HttpSpan, LlmSpan, Source, SpanId, TraceId};
 use crate::log_throttle::LogThrottle;
 use crate::pricing::{PriceTable, normalize_model};
 use bounded::BoundedMap;
@@ -118,6 +118,10 @@ pub struct LedgerStats {
     pub duplicate_spans: u64,
     /// Header values that could not be parsed.
     pub invalid_headers: u64,
+    /// Attributes that extraction ignored, by problem.
+    pub attribute_problems: AttributeProblems,
+    /// Spans with more attributes than extraction reads.
+    pub truncated_spans: u64,
 }
 
 #[derive(Debug)]
@@ -162,10 +166,19 @@ impl Ledger {
     /// Records what one export request contained. `now` drives the expiry of
     /// join and de-duplication state.
     pub fn record(&self, extracted: Extracted, now: Instant) {
-        if extracted.llm_spans.is_empty() && extracted.http_spans.is_empty() {
+        let nothing_to_record = extracted.llm_spans.is_empty()
+            && extracted.http_spans.is_empty()
+            && extracted.attribute_problems == AttributeProblems::default()
+            && extracted.truncated_spans == 0;
+        if nothing_to_record {
             return;
         }
         let mut state = self.lock();
+        state
+            .stats
+            .attribute_problems
+            .merge(&extracted.attribute_problems);
+        state.stats.truncated_spans += extracted.truncated_spans;
 
         // Children first: an SDK exports a child span no later than its parent.
         for child in extracted.http_spans {

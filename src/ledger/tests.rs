@@ -2,7 +2,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::*;
 use crate::call::LimitReading;
-use crate::extract::extract;
+use crate::extract::tests::extract_all;
 use crate::extract::tests::fixture;
 
 fn ledger() -> Ledger {
@@ -73,6 +73,7 @@ fn batch(llm_spans: Vec<LlmSpan>, http_spans: Vec<HttpSpan>) -> Extracted {
         llm_spans,
         http_spans,
         span_count: 0,
+        ..Extracted::default()
     }
 }
 
@@ -86,7 +87,7 @@ fn remaining_requests(state: &SeriesState) -> Option<u64> {
 #[test]
 fn sdk_and_openllmetry_call_counted_once() {
     let ledger = ledger();
-    ledger.record(extract(&fixture("anthropic_cache")), Instant::now());
+    ledger.record(extract_all(&fixture("anthropic_cache")), Instant::now());
     let state = series(&ledger, &key("anthropic", "claude-sonnet-4-5", "checkout"));
     assert_eq!(state.requests[Outcome::Ok as usize], 1);
     assert_eq!(state.tokens.input, 1200);
@@ -101,7 +102,7 @@ fn sdk_and_openllmetry_call_counted_once() {
 #[test]
 fn rate_limited_call_without_response_id_counted_once() {
     let ledger = ledger();
-    ledger.record(extract(&fixture("anthropic_429")), Instant::now());
+    ledger.record(extract_all(&fixture("anthropic_429")), Instant::now());
     let state = series(&ledger, &key("anthropic", "claude-sonnet-4-5", "checkout"));
     assert_eq!(state.requests[Outcome::RateLimited as usize], 1);
     assert_eq!(state.requests.iter().sum::<u64>(), 1);

@@ -7,8 +7,10 @@ use std::time::SystemTime;
 use super::text::TextWriter;
 use crate::call::{LimitKind, Outcome};
 use crate::export::DropReason;
+use crate::extract::AttributeProblem;
 use crate::ledger::{SeriesKey, SeriesState};
-use crate::pipeline::Pipeline;
+use crate::pipeline::{ItemFate, Pipeline};
+use crate::signal::{Signal, Transport};
 
 const OUTCOMES: [Outcome; 4] = [
     Outcome::Ok,
@@ -42,11 +44,21 @@ pub fn render(pipeline: &Pipeline, now: SystemTime) -> String {
             "counter",
             "Captured rate-limit header values that could not be parsed.",
         );
-        writer.sample(
-            "burnrate_ratelimit_invalid_headers_total",
-            &[],
-            stats.invalid_headers as f64,
+        writer.sample("burnrate_ratelimit_invalid_headers_total", &[], stats.invalid_headers as f64);
+
+        let name = "burnrate_extract_rejected_attributes_total";
+        writer.family(
+            name,
+            "counter",
+            "Attributes that extraction ignored because of their value; the span is still used and forwarded.",
         );
+        for problem in AttributeProblem::ALL {
+            let count = stats.attribute_problems.get(problem) as f64;
+            writer.sample(name, &[("reason", problem.as_str())], count);
+        }
+        let name = "burnrate_extract_truncated_spans_total";
+        writer.family(name, "counter", "Spans with more attributes than extract.max_attributes_per_span; the rest were not read.");
+        writer.sample(name, &[], stats.truncated_spans as f64);
     });
     write_receiver(&mut writer, pipeline);
     write_exporters(&mut writer, pipeline);
@@ -323,88 +335,160 @@ fn write_histograms(
 
 fn write_receiver(writer: &mut TextWriter, pipeline: &Pipeline) {
     let stats = &pipeline.receiver_stats;
-    let transport = [("transport", "grpc")];
-    let families = [
-        (
-            "burnrate_receiver_accepted_spans_total",
-            "Spans decoded, recorded and queued for export.",
-            &stats.accepted_spans,
-        ),
-        (
-            "burnrate_receiver_refused_spans_total",
-            "Spans answered with a retryable error because an export queue was full.",
-            &stats.refused_spans,
-        ),
-        (
-            "burnrate_receiver_invalid_requests_total",
-            "Requests rejected because they could not be decoded.",
-            &stats.invalid_requests,
-        ),
-    ];
-    for (name, help, counter) in families {
-        writer.family(name, "counter", help);
-        writer.sample(name, &transport, counter.load(Ordering::Relaxed) as f64);
+    for signal in Signal::ALL {
+        for fate in ItemFate::ALL {
+            let name = format!(
+                "burnrate_receiver_{}_{}_total",
+                fate.as_str(),
+                signal.item_name()
+            );
+            let help = match fate {
+                ItemFate::Accepted => "recorded and queued for export",
+                ItemFate::Refused => {
+                    "answered with a retryable error because an export queue was full"
+                }
+                ItemFate::Rejected => {
+                    "removed from requests as invalid and reported in a partial success"
+                }
+            };
+            writer.family(
+                &name,
+                "counter",
+                &format!("Received {}: {help}.", signal.item_name().replace('_', " ")),
+            );
+            for transport in Transport::ALL {
+                let labels = [("transport", transport.as_str())];
+                writer.sample(&name, &labels, stats.items(signal, transport, fate) as f64);
+            }
+        }
+    }
+
+    let name = "burnrate_receiver_invalid_requests_total";
+    writer.family(
+        name,
+        "counter",
+        "Requests rejected whole because they could not be read or decoded.",
+    );
+    for signal in Signal::ALL {
+        for transport in Transport::ALL {
+            let labels = [
+                ("signal", signal.as_str()),
+                ("transport", transport.as_str()),
+            ];
+            writer.sample(
+                name,
+                &labels,
+                stats.invalid_requests(signal, transport) as f64,
+            );
+        }
     }
 }
 
 fn write_exporters(writer: &mut TextWriter, pipeline: &Pipeline) {
     let exporters = &pipeline.exporters;
-    let family = |writer: &mut TextWriter,
-                  name: &str,
-                  kind: &str,
-                  help: &str,
-                  value: &dyn Fn(&crate::export::ExportQueue) -> f64| {
-        writer.family(name, kind, help);
+    for signal in Signal::ALL {
+        let items = signal.item_name();
+        let name = format!("burnrate_exporter_sent_{items}_total");
+        writer.family(
+            &name,
+            "counter",
+            &format!("{} the upstream accepted.", capitalize(items)),
+        );
         for exporter in exporters {
-            writer.sample(name, &[("exporter", &exporter.name)], value(exporter));
+            writer.sample(
+                &name,
+                &[("exporter", &exporter.name)],
+                exporter.stats.sent_items(signal) as f64,
+            );
         }
-    };
-    family(
-        writer,
-        "burnrate_exporter_sent_spans_total",
-        "counter",
-        "Spans the upstream accepted.",
-        &|exporter| exporter.stats.sent_spans.load(Ordering::Relaxed) as f64,
-    );
-    family(
-        writer,
-        "burnrate_exporter_retries_total",
-        "counter",
-        "Export attempts that failed and were retried.",
-        &|exporter| exporter.stats.retries.load(Ordering::Relaxed) as f64,
-    );
-    family(
-        writer,
-        "burnrate_exporter_rejected_spans_total",
-        "counter",
-        "Spans the upstream reported as rejected in a partial success.",
-        &|exporter| exporter.stats.rejected_spans.load(Ordering::Relaxed) as f64,
-    );
-    family(
-        writer,
-        "burnrate_queue_size",
-        "gauge",
-        "Export requests waiting in the queue.",
-        &|exporter| exporter.depth() as f64,
-    );
-    family(
-        writer,
-        "burnrate_queue_capacity",
-        "gauge",
-        "Maximum number of export requests in the queue.",
-        &|exporter| exporter.capacity() as f64,
-    );
 
-    let name = "burnrate_exporter_send_failed_spans_total";
+        let name = format!("burnrate_exporter_rejected_{items}_total");
+        writer.family(
+            &name,
+            "counter",
+            &format!(
+                "{} the upstream reported as rejected in a partial success.",
+                capitalize(items)
+            ),
+        );
+        for exporter in exporters {
+            writer.sample(
+                &name,
+                &[("exporter", &exporter.name)],
+                exporter.stats.rejected_items(signal) as f64,
+            );
+        }
+
+        let name = format!("burnrate_exporter_send_failed_{items}_total");
+        writer.family(
+            &name,
+            "counter",
+            "Items given up, by reason: permanent error, retries exhausted, or shutdown.",
+        );
+        for exporter in exporters {
+            for reason in DropReason::ALL {
+                let labels = [("exporter", &*exporter.name), ("reason", reason.as_str())];
+                writer.sample(
+                    &name,
+                    &labels,
+                    exporter.stats.failed_items(signal, reason) as f64,
+                );
+            }
+        }
+    }
+
+    let name = "burnrate_exporter_retries_total";
     writer.family(
         name,
         "counter",
-        "Spans given up, by reason: permanent error, retries exhausted, or shutdown.",
+        "Export attempts that failed and were retried.",
     );
     for exporter in exporters {
-        for reason in DropReason::ALL {
-            let labels = [("exporter", &*exporter.name), ("reason", reason.as_str())];
-            writer.sample(name, &labels, exporter.stats.failed_spans(reason) as f64);
-        }
+        writer.sample(
+            name,
+            &[("exporter", &exporter.name)],
+            exporter.stats.retries.load(Ordering::Relaxed) as f64,
+        );
     }
+    let name = "burnrate_exporter_in_flight_requests";
+    writer.family(
+        name,
+        "gauge",
+        "Export requests taken from the queue whose delivery, including retries, has not ended.",
+    );
+    for exporter in exporters {
+        let in_flight = exporter.stats.in_flight_requests.load(Ordering::Relaxed);
+        writer.sample(name, &[("exporter", &exporter.name)], in_flight as f64);
+    }
+    let name = "burnrate_queue_size";
+    writer.family(name, "gauge", "Export requests waiting in the queue.");
+    for exporter in exporters {
+        writer.sample(
+            name,
+            &[("exporter", &exporter.name)],
+            exporter.depth() as f64,
+        );
+    }
+    let name = "burnrate_queue_capacity";
+    writer.family(
+        name,
+        "gauge",
+        "Maximum number of export requests in the queue.",
+    );
+    for exporter in exporters {
+        writer.sample(
+            name,
+            &[("exporter", &exporter.name)],
+            exporter.capacity() as f64,
+        );
+    }
+}
+
+fn capitalize(text: &str) -> String {
+    let text = text.replace('_', " ");
+    let mut characters = text.chars();
+    characters
+        .next()
+        .map(|first| first.to_uppercase().chain(characters).collect())
+        .unwrap_or_default()
 }

@@ -1,47 +1,89 @@
-//! The OTLP/gRPC trace service (`opentelemetry.proto.collector.trace.v1.TraceService/Export`).
+//! The OTLP/gRPC export services of the three signals.
 //!
 //! Written against tonic's server building blocks rather than generated code
-//! because it uses [`RawCodec`]: the handler gets the request bytes, decodes
-//! them once for extraction, and forwards the same bytes.
+//! because they use [`RawCodec`]: a handler gets the request bytes, decodes
+//! them once, and forwards the same bytes.
 
 use std::convert::Infallible;
+use std::marker::PhantomData;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsPartialSuccess, ExportLogsServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::{
+    ExportMetricsPartialSuccess, ExportMetricsServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTracePartialSuccess, ExportTraceServiceResponse,
+};
+use prost::Message;
 use tonic::body::Body;
 use tonic::codec::{CompressionEncoding, EnabledCompressionEncodings};
 use tonic::codegen::{BoxFuture, StdError, http};
 use tonic::server::{Grpc, NamedService, UnaryService};
 
 use super::codec::RawCodec;
-use crate::pipeline::Pipeline;
+use crate::pipeline::{Accepted, ConsumeError, Pipeline};
+use crate::signal::{Signal, Transport};
 
-const SERVICE_NAME: &str = "opentelemetry.proto.collector.trace.v1.TraceService";
-pub const EXPORT_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
-
-/// The trace service as a tower service for `tonic::transport::Server`.
-#[derive(Clone)]
-pub struct TraceServer {
-    pipeline: Arc<Pipeline>,
-    max_decoding_message_size: usize,
+/// A signal's gRPC service, as a type so that it can name the service.
+pub trait GrpcSignal: Send + Sync + 'static {
+    const SIGNAL: Signal;
+    const SERVICE_NAME: &'static str;
 }
 
-impl TraceServer {
-    pub fn new(pipeline: Arc<Pipeline>, max_decoding_message_size: usize) -> TraceServer {
-        TraceServer {
+pub struct TraceService;
+pub struct MetricsService;
+pub struct LogsService;
+
+impl GrpcSignal for TraceService {
+    const SIGNAL: Signal = Signal::Traces;
+    const SERVICE_NAME: &'static str = "opentelemetry.proto.collector.trace.v1.TraceService";
+}
+
+impl GrpcSignal for MetricsService {
+    const SIGNAL: Signal = Signal::Metrics;
+    const SERVICE_NAME: &'static str = "opentelemetry.proto.collector.metrics.v1.MetricsService";
+}
+
+impl GrpcSignal for LogsService {
+    const SIGNAL: Signal = Signal::Logs;
+    const SERVICE_NAME: &'static str = "opentelemetry.proto.collector.logs.v1.LogsService";
+}
+
+/// One signal's export service as a tower service for `tonic::transport::Server`.
+pub struct GrpcServer<S> {
+    pipeline: Arc<Pipeline>,
+    max_message_bytes: usize,
+    signal: PhantomData<fn() -> S>,
+}
+
+impl<S> GrpcServer<S> {
+    pub fn new(pipeline: Arc<Pipeline>, max_message_bytes: usize) -> GrpcServer<S> {
+        GrpcServer {
             pipeline,
-            max_decoding_message_size,
+            max_message_bytes,
+            signal: PhantomData,
         }
     }
 }
 
-impl NamedService for TraceServer {
-    const NAME: &'static str = SERVICE_NAME;
+impl<S> Clone for GrpcServer<S> {
+    fn clone(&self) -> Self {
+        GrpcServer::new(self.pipeline.clone(), self.max_message_bytes)
+    }
 }
 
-impl<B> tower::Service<http::Request<B>> for TraceServer
+impl<S: GrpcSignal> NamedService for GrpcServer<S> {
+    const NAME: &'static str = S::SERVICE_NAME;
+}
+
+impl<S, B> tower::Service<http::Request<B>> for GrpcServer<S>
 where
+    S: GrpcSignal,
     B: http_body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<StdError> + Send + 'static,
 {
@@ -54,37 +96,125 @@ where
     }
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        if request.uri().path() != EXPORT_PATH {
+        if request.uri().path() != S::SIGNAL.grpc_path() {
             return Box::pin(async { Ok(unimplemented_response()) });
         }
 
-        let handler = ExportHandler(self.pipeline.clone());
-        let max_decoding_message_size = self.max_decoding_message_size;
+        let handler = ExportHandler {
+            pipeline: self.pipeline.clone(),
+            signal: S::SIGNAL,
+        };
+        let max_message_bytes = self.max_message_bytes;
         Box::pin(async move {
             let mut accept = EnabledCompressionEncodings::default();
             accept.enable(CompressionEncoding::Gzip);
-            // NOTE: tonic rejects a message over the limit with OUT_OF_RANGE,
-            // which OTLP clients retry; RESOURCE_EXHAUSTED would stop them.
             let mut grpc = Grpc::new(RawCodec)
                 .apply_compression_config(accept, EnabledCompressionEncodings::default())
-                .apply_max_message_size_config(Some(max_decoding_message_size), None);
-            Ok(grpc.unary(handler, request).await)
+                .apply_max_message_size_config(Some(max_message_bytes), None);
+            let response = grpc.unary(handler, request).await;
+            Ok(out_of_range_to_resource_exhausted(response))
         })
     }
 }
 
-struct ExportHandler(Arc<Pipeline>);
+/// tonic rejects a message over the size limit with OUT_OF_RANGE, which OTLP
+/// clients retry. The OTLP specification asks for RESOURCE_EXHAUSTED without
+/// retry information, which they do not retry. Handlers never return
+/// OUT_OF_RANGE themselves, so every such status comes from the size check.
+fn out_of_range_to_resource_exhausted(mut response: http::Response<Body>) -> http::Response<Body> {
+    let headers = response.headers_mut();
+    let out_of_range = tonic::Code::OutOfRange as i32;
+    if headers
+        .get(tonic::Status::GRPC_STATUS)
+        .is_some_and(|code| code.as_bytes() == out_of_range.to_string().as_bytes())
+    {
+        headers.insert(
+            tonic::Status::GRPC_STATUS,
+            (tonic::Code::ResourceExhausted as i32).into(),
+        );
+    }
+    response
+}
+
+struct ExportHandler {
+    pipeline: Arc<Pipeline>,
+    signal: Signal,
+}
 
 impl UnaryService<Bytes> for ExportHandler {
     type Response = Bytes;
     type Future = BoxFuture<tonic::Response<Bytes>, tonic::Status>;
 
     fn call(&mut self, request: tonic::Request<Bytes>) -> Self::Future {
-        let pipeline = self.0.clone();
+        let pipeline = self.pipeline.clone();
+        let signal = self.signal;
         Box::pin(async move {
-            let body = pipeline.consume_traces(request.into_inner())?;
-            Ok(tonic::Response::new(body))
+            match pipeline.consume_protobuf(signal, Transport::Grpc, request.into_inner()) {
+                Ok(accepted) => {
+                    let response = ExportResponse::new(signal, accepted).encode_protobuf();
+                    Ok(tonic::Response::new(Bytes::from(response)))
+                }
+                Err(error @ ConsumeError::Invalid { .. }) => {
+                    Err(tonic::Status::invalid_argument(error.to_string()))
+                }
+                Err(error @ ConsumeError::QueueFull { .. }) => {
+                    Err(tonic::Status::unavailable(error.to_string()))
+                }
+            }
         })
+    }
+}
+
+/// The export response of one signal.
+pub enum ExportResponse {
+    Traces(ExportTraceServiceResponse),
+    Metrics(ExportMetricsServiceResponse),
+    Logs(ExportLogsServiceResponse),
+}
+
+impl ExportResponse {
+    /// Builds the signal's export response, with a partial success when items
+    /// were rejected. Without rejections the response is empty, as OTLP asks.
+    pub fn new(signal: Signal, accepted: Accepted) -> ExportResponse {
+        let rejected = i64::try_from(accepted.rejected).unwrap_or(i64::MAX);
+        let error_message = accepted.error_message;
+        let any_rejected = rejected > 0;
+        match signal {
+            Signal::Traces => ExportResponse::Traces(ExportTraceServiceResponse {
+                partial_success: any_rejected.then_some(ExportTracePartialSuccess {
+                    rejected_spans: rejected,
+                    error_message,
+                }),
+            }),
+            Signal::Metrics => ExportResponse::Metrics(ExportMetricsServiceResponse {
+                partial_success: any_rejected.then_some(ExportMetricsPartialSuccess {
+                    rejected_data_points: rejected,
+                    error_message,
+                }),
+            }),
+            Signal::Logs => ExportResponse::Logs(ExportLogsServiceResponse {
+                partial_success: any_rejected.then_some(ExportLogsPartialSuccess {
+                    rejected_log_records: rejected,
+                    error_message,
+                }),
+            }),
+        }
+    }
+
+    pub fn encode_protobuf(&self) -> Vec<u8> {
+        match self {
+            ExportResponse::Traces(response) => response.encode_to_vec(),
+            ExportResponse::Metrics(response) => response.encode_to_vec(),
+            ExportResponse::Logs(response) => response.encode_to_vec(),
+        }
+    }
+
+    pub fn encode_json(&self) -> Vec<u8> {
+        match self {
+            ExportResponse::Traces(response) => super::json::encode_trace_response(response),
+            ExportResponse::Metrics(response) => super::json::encode_metrics_response(response),
+            ExportResponse::Logs(response) => super::json::encode_logs_response(response),
+        }
     }
 }
 

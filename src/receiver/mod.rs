@@ -2,3 +2,6 @@
 
 pub mod codec;
 pub mod grpc;
+pub mod http;
+pub mod json;
+pub mod listener;
