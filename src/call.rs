@@ -17,17 +17,25 @@ pub struct TokenCounts {
 
 impl std::ops::AddAssign for TokenCounts {
     fn add_assign(&mut self, other: TokenCounts) {
-        self.input += other.input;
-        self.output += other.output;
-        self.cache_read += other.cache_read;
-        self.cache_creation += other.cache_creation;
-        self.reasoning += other.reasoning;
+        // Saturating, so a counter stops at its maximum instead of wrapping.
+        self.input = self.input.saturating_add(other.input);
+        self.output = self.output.saturating_add(other.output);
+        self.cache_read = self.cache_read.saturating_add(other.cache_read);
+        self.cache_creation = self.cache_creation.saturating_add(other.cache_creation);
+        self.reasoning = self.reasoning.saturating_add(other.reasoning);
     }
 }
 
 impl TokenCounts {
     pub fn total(&self) -> u64 {
-        self.input + self.output + self.cache_read + self.cache_creation + self.reasoning
+        [
+            self.output,
+            self.cache_read,
+            self.cache_creation,
+            self.reasoning,
+        ]
+        .into_iter()
+        .fold(self.input, u64::saturating_add)
     }
 }
 

@@ -29,7 +29,10 @@ pub const DEFAULT_MAX_ATTRIBUTES: usize = 256;
 pub fn extract(request: &ExportTraceServiceRequest, max_attributes: usize) -> Extracted {
     let mut extracted = Extracted::default();
     for resource_spans in &request.resource_spans {
-        let (service, resource_id) = resource_identity(resource_spans.resource.as_ref());
+        let (service, resource_id) = resource_identity(
+            resource_spans.resource.as_ref(),
+            &mut extracted.attribute_problems,
+        );
         for scope_spans in &resource_spans.scope_spans {
             let scope_name = scope_spans
                 .scope
@@ -58,7 +61,11 @@ pub fn extract(request: &ExportTraceServiceRequest, max_attributes: usize) -> Ex
 }
 
 /// Returns the resource's `service.name` and a hash of all its attributes.
-fn resource_identity(resource: Option<&Resource>) -> (Arc<str>, u64) {
+/// A name longer than [`MAX_LABEL_BYTES`] is counted and read as unknown.
+fn resource_identity(
+    resource: Option<&Resource>,
+    problems: &mut AttributeProblems,
+) -> (Arc<str>, u64) {
     let mut service = UNKNOWN_SERVICE;
     let mut hasher = DefaultHasher::new();
     for attribute in resource.map_or(&[][..], |resource| &resource.attributes[..]) {
@@ -69,8 +76,10 @@ fn resource_identity(resource: Option<&Resource>) -> (Arc<str>, u64) {
             .and_then(|value| value.value.as_ref());
         if let Some(Value::StringValue(text)) = value {
             text.hash(&mut hasher);
-            if attribute.key == "service.name" {
+            if attribute.key == "service.name" && text.len() <= MAX_LABEL_BYTES {
                 service = text;
+            } else if attribute.key == "service.name" {
+                problems.add(AttributeProblem::TooLong);
             }
         } else if let Some(value) = value {
             format!("{value:?}").hash(&mut hasher);

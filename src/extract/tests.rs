@@ -408,3 +408,18 @@ fn missing_service_name_is_unknown_service() {
     let extracted = extract_all(&request);
     assert_eq!(&*extracted.llm_spans[0].service, "unknown_service");
 }
+
+#[test]
+fn giant_service_name_is_unknown_service() {
+    let request = request_with(
+        vec![span(vec![string("gen_ai.provider.name", "openai")], 5)],
+        &"s".repeat(MAX_LABEL_BYTES + 1),
+        "scope",
+    );
+    let extracted = extract_all(&request);
+    assert_eq!(&*extracted.llm_spans[0].service, "unknown_service");
+    assert_eq!(
+        extracted.attribute_problems.get(AttributeProblem::TooLong),
+        1
+    );
+}

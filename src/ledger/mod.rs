@@ -30,6 +30,32 @@ const DEDUP_CAPACITY: usize = 100_000;
 /// How long a process that emitted vendor SDK spans is remembered.
 const VENDOR_SDK_TTL: Duration = Duration::from_secs(3600);
 const VENDOR_SDK_CAPACITY: usize = 10_000;
+/// Maximum number of series. Calls of new (provider, model, service)
+/// combinations past it are counted in one series whose labels are all
+/// [`OVERFLOW_LABEL`], so totals stay exact.
+pub const MAX_SERIES: usize = 5_000;
+pub const OVERFLOW_LABEL: &str = "overflow";
+/// How far in the future a span may end and still date its rate-limit
+/// reading. Later end times are read as now, so one span with a wrong clock
+/// cannot freeze the gauges.
+const MAX_CLOCK_SKEW: Duration = Duration::from_secs(60);
+
+/// The time of one update, by both clocks: `instant` drives the expiry of
+/// join and de-duplication state, `wall` bounds span end times.
+#[derive(Clone, Copy, Debug)]
+pub struct Now {
+    pub instant: Instant,
+    pub wall: SystemTime,
+}
+
+impl Now {
+    pub fn current() -> Now {
+        Now {
+            instant: Instant::now(),
+            wall: SystemTime::now(),
+        }
+    }
+}
 
 /// Identity of one series: the common labels of every LLM metric.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -146,6 +172,13 @@ pub struct Ledger {
 }
 
 static UNPRICED_LOG: LogThrottle = LogThrottle::new(Duration::from_secs(60));
+static OVERFLOW_LOG: LogThrottle = LogThrottle::new(Duration::from_secs(60));
+
+/// Dates a rate-limit reading: the span's end time, but never later than
+/// [`MAX_CLOCK_SKEW`] past now.
+fn observed_at(end_time: SystemTime, now: Now) -> SystemTime {
+    end_time.min(now.wall + MAX_CLOCK_SKEW)
+}
 
 impl Ledger {
     pub fn new(prices: &'static PriceTable) -> Ledger {
@@ -163,9 +196,8 @@ impl Ledger {
         }
     }
 
-    /// Records what one export request contained. `now` drives the expiry of
-    /// join and de-duplication state.
-    pub fn record(&self, extracted: Extracted, now: Instant) {
+    /// Records what one export request contained.
+    pub fn record(&self, extracted: Extracted, now: Now) {
         let nothing_to_record = extracted.llm_spans.is_empty()
             && extracted.http_spans.is_empty()
             && extracted.attribute_problems == AttributeProblems::default()
@@ -186,7 +218,7 @@ impl Ledger {
             let parent = (child.trace_id, child.parent_span_id);
             if let Some(key) = state.recent_calls.get(&parent).cloned() {
                 let series = state.series.entry(key).or_default();
-                series.apply_rate_limits(&child.rate_limits, child.end_time);
+                series.apply_rate_limits(&child.rate_limits, observed_at(child.end_time, now));
                 continue;
             }
             let newer = state
@@ -194,7 +226,7 @@ impl Ledger {
                 .get(&parent)
                 .is_none_or(|waiting| waiting.end_time <= child.end_time);
             if newer {
-                state.waiting_children.insert(parent, child, now);
+                state.waiting_children.insert(parent, child, now.instant);
             }
         }
 
@@ -206,20 +238,20 @@ impl Ledger {
         }
     }
 
-    fn record_call(&self, state: &mut LedgerState, call: LlmSpan, now: Instant) {
+    fn record_call(&self, state: &mut LedgerState, call: LlmSpan, now: Now) {
         state.stats.invalid_headers += call.rate_limits.invalid.len() as u64;
         let child = state
             .waiting_children
             .remove(&(call.trace_id, call.span_id));
-        let key = self.series_key(&call);
+        let key = self.series_key(state, &call);
         state
             .recent_calls
-            .insert((call.trace_id, call.span_id), key.clone(), now);
+            .insert((call.trace_id, call.span_id), key.clone(), now.instant);
 
         let series = state.series.entry(key.clone()).or_default();
-        series.apply_rate_limits(&call.rate_limits, call.end_time);
+        series.apply_rate_limits(&call.rate_limits, observed_at(call.end_time, now));
         if let Some(child) = &child {
-            series.apply_rate_limits(&child.rate_limits, child.end_time);
+            series.apply_rate_limits(&child.rate_limits, observed_at(child.end_time, now));
         }
 
         if is_duplicate(state, &call, now) {
@@ -274,15 +306,43 @@ impl Ledger {
         }
     }
 
-    fn series_key(&self, call: &LlmSpan) -> SeriesKey {
+    /// Returns the call's series, or the overflow series once there are
+    /// [`MAX_SERIES`] others.
+    fn series_key(&self, state: &LedgerState, call: &LlmSpan) -> SeriesKey {
         let model = call
             .model()
             .map_or_else(|| "unknown".to_owned(), normalize_model);
-        SeriesKey {
+        let key = SeriesKey {
             provider: Arc::from(call.provider.as_str()),
             model: Arc::from(model),
             service: call.service.clone(),
+        };
+        if state.series.len() < MAX_SERIES || state.series.contains_key(&key) {
+            return key;
         }
+        if let Some(suppressed) = OVERFLOW_LOG.check() {
+            tracing::warn!(
+                max_series = MAX_SERIES,
+                provider = %key.provider,
+                model = %key.model,
+                service = %key.service,
+                similar_warnings_suppressed = suppressed,
+                "too many series; new ones are counted in the series labelled overflow",
+            );
+        }
+        let overflow: Arc<str> = Arc::from(OVERFLOW_LABEL);
+        SeriesKey {
+            provider: overflow.clone(),
+            model: overflow.clone(),
+            service: overflow,
+        }
+    }
+
+    /// Returns a copy of the series and stats, taken under the lock, so that
+    /// rendering does not hold up the receivers.
+    pub fn snapshot(&self) -> (BTreeMap<SeriesKey, SeriesState>, LedgerStats) {
+        let state = self.lock();
+        (state.series.clone(), state.stats)
     }
 
     /// Runs `read` on the current series and stats under the ledger's lock.
@@ -307,10 +367,10 @@ impl Ledger {
 /// Returns whether another instrumentation already reported this call: the same
 /// response id, or, for calls without one such as a 429, an OpenLLMetry span
 /// from a process whose provider SDK reports every call itself.
-fn is_duplicate(state: &mut LedgerState, call: &LlmSpan, now: Instant) -> bool {
+fn is_duplicate(state: &mut LedgerState, call: &LlmSpan, now: Now) -> bool {
     let process = (call.resource_id, call.provider.clone());
     match call.source {
-        Source::VendorSdk => state.vendor_sdk_processes.insert(process, (), now),
+        Source::VendorSdk => state.vendor_sdk_processes.insert(process, (), now.instant),
         Source::OpenLlmetry if state.vendor_sdk_processes.get(&process).is_some() => return true,
         Source::OpenLlmetry | Source::Other => {}
     }
@@ -322,7 +382,7 @@ fn is_duplicate(state: &mut LedgerState, call: &LlmSpan, now: Instant) -> bool {
     if state.seen_responses.get(&identity).is_some() {
         return true;
     }
-    state.seen_responses.insert(identity, (), now);
+    state.seen_responses.insert(identity, (), now.instant);
     false
 }
 

@@ -1,4 +1,4 @@
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::*;
 use crate::call::LimitReading;
@@ -87,7 +87,7 @@ fn remaining_requests(state: &SeriesState) -> Option<u64> {
 #[test]
 fn sdk_and_openllmetry_call_counted_once() {
     let ledger = ledger();
-    ledger.record(extract_all(&fixture("anthropic_cache")), Instant::now());
+    ledger.record(extract_all(&fixture("anthropic_cache")), Now::current());
     let state = series(&ledger, &key("anthropic", "claude-sonnet-4-5", "checkout"));
     assert_eq!(state.requests[Outcome::Ok as usize], 1);
     assert_eq!(state.tokens.input, 1200);
@@ -102,7 +102,7 @@ fn sdk_and_openllmetry_call_counted_once() {
 #[test]
 fn rate_limited_call_without_response_id_counted_once() {
     let ledger = ledger();
-    ledger.record(extract_all(&fixture("anthropic_429")), Instant::now());
+    ledger.record(extract_all(&fixture("anthropic_429")), Now::current());
     let state = series(&ledger, &key("anthropic", "claude-sonnet-4-5", "checkout"));
     assert_eq!(state.requests[Outcome::RateLimited as usize], 1);
     assert_eq!(state.requests.iter().sum::<u64>(), 1);
@@ -114,7 +114,7 @@ fn rate_limited_call_without_response_id_counted_once() {
 #[test]
 fn duplicate_response_id_in_later_batch_is_skipped() {
     let ledger = ledger();
-    let now = Instant::now();
+    let now = Now::current();
     ledger.record(
         batch(vec![call(Some("msg_1"), Source::Other, 10)], vec![]),
         now,
@@ -131,7 +131,7 @@ fn duplicate_response_id_in_later_batch_is_skipped() {
 #[test]
 fn child_arriving_after_parent_still_joins() {
     let ledger = ledger();
-    let now = Instant::now();
+    let now = Now::current();
     ledger.record(batch(vec![call(None, Source::Other, 10)], vec![]), now);
     ledger.record(batch(vec![], vec![child(42, 10)]), now);
     let state = series(&ledger, &key("anthropic", "claude-sonnet-4-5", "svc"));
@@ -141,7 +141,7 @@ fn child_arriving_after_parent_still_joins() {
 #[test]
 fn newest_snapshot_by_end_time_wins() {
     let ledger = ledger();
-    let now = Instant::now();
+    let now = Now::current();
     let mut newer = call(None, Source::Other, 20);
     newer.span_id = [3; 8];
     let mut newer_child = child(10, 20);
@@ -164,7 +164,7 @@ fn child_status_sets_outcome() {
     overloaded.status_code = Some(529);
     ledger.record(
         batch(vec![call(None, Source::Other, 10)], vec![overloaded]),
-        Instant::now(),
+        Now::current(),
     );
     let state = series(&ledger, &key("anthropic", "claude-sonnet-4-5", "svc"));
     assert_eq!(state.requests[Outcome::Overloaded as usize], 1);
@@ -175,7 +175,7 @@ fn unpriced_model_counts_tokens_not_cost() {
     let ledger = ledger();
     let mut unknown = call(None, Source::Other, 10);
     unknown.request_model = Some("claude-imaginary-9".to_owned());
-    ledger.record(batch(vec![unknown], vec![]), Instant::now());
+    ledger.record(batch(vec![unknown], vec![]), Now::current());
     let state = series(&ledger, &key("anthropic", "claude-imaginary-9", "svc"));
     assert_eq!(state.unpriced_tokens, 1000);
     assert_eq!(state.cost_picos, 0);
@@ -187,7 +187,7 @@ fn successful_call_without_usage_is_missing_usage() {
     let ledger = ledger();
     let mut stream = call(None, Source::Other, 10);
     stream.tokens = None;
-    ledger.record(batch(vec![stream], vec![]), Instant::now());
+    ledger.record(batch(vec![stream], vec![]), Now::current());
     let state = series(&ledger, &key("anthropic", "claude-sonnet-4-5", "svc"));
     assert_eq!(state.missing_usage, 1);
     assert_eq!(state.requests[Outcome::Ok as usize], 1);
@@ -199,7 +199,56 @@ fn model_label_is_normalized() {
     let ledger = ledger();
     let mut dated = call(None, Source::Other, 10);
     dated.request_model = Some("claude-sonnet-4-5-20250929".to_owned());
-    ledger.record(batch(vec![dated], vec![]), Instant::now());
+    ledger.record(batch(vec![dated], vec![]), Now::current());
     let state = series(&ledger, &key("anthropic", "claude-sonnet-4-5", "svc"));
     assert_eq!(state.requests[Outcome::Ok as usize], 1);
+}
+
+#[test]
+fn future_end_time_cannot_freeze_snapshot() {
+    let ledger = ledger();
+    let now = Now::current();
+    let far_future = now.wall + Duration::from_secs(10 * 365 * 24 * 3600);
+    let mut future_child = child(1, 0);
+    future_child.end_time = far_future;
+    let mut parent = call(None, Source::Other, 10);
+    parent.end_time = far_future;
+    ledger.record(batch(vec![parent], vec![future_child]), now);
+
+    // A real response a moment later must replace the reading.
+    let later = Now {
+        instant: now.instant,
+        wall: now.wall + Duration::from_secs(120),
+    };
+    let mut current = call(None, Source::Other, 10);
+    current.span_id = [4; 8];
+    current.end_time = later.wall;
+    let mut current_child = child(77, 0);
+    current_child.parent_span_id = [4; 8];
+    current_child.end_time = later.wall;
+    ledger.record(batch(vec![current], vec![current_child]), later);
+
+    let state = series(&ledger, &key("anthropic", "claude-sonnet-4-5", "svc"));
+    assert_eq!(remaining_requests(&state), Some(77));
+}
+
+#[test]
+fn series_past_cap_fold_into_overflow() {
+    let ledger = ledger();
+    let now = Now::current();
+    for index in 0..MAX_SERIES + 3 {
+        let mut next = call(None, Source::Other, 10);
+        next.request_model = Some(format!("model-{index}"));
+        next.span_id = (index as u64).to_be_bytes();
+        ledger.record(batch(vec![next], vec![]), now);
+    }
+    let (series, _) = ledger.snapshot();
+    assert_eq!(series.len(), MAX_SERIES + 1);
+    let overflow = key(OVERFLOW_LABEL, OVERFLOW_LABEL, OVERFLOW_LABEL);
+    assert_eq!(series[&overflow].requests[Outcome::Ok as usize], 3);
+    let total: u64 = series
+        .values()
+        .map(|state| state.requests[Outcome::Ok as usize])
+        .sum();
+    assert_eq!(total, (MAX_SERIES + 3) as u64);
 }

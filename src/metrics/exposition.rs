@@ -24,42 +24,50 @@ const PICOS_PER_USD: f64 = 1e12;
 /// gauges count from.
 pub fn render(pipeline: &Pipeline, now: SystemTime) -> String {
     let mut writer = TextWriter::new();
-    pipeline.ledger.read(|series, stats| {
-        write_call_counters(&mut writer, series);
-        write_rate_limits(&mut writer, series, now);
-        write_histograms(&mut writer, series);
+    // Rendered from a copy, so a large scrape does not hold up the receivers.
+    let (series, stats) = pipeline.ledger.snapshot();
+    write_call_counters(&mut writer, &series);
+    write_rate_limits(&mut writer, &series, now);
+    write_histograms(&mut writer, &series);
 
-        writer.family(
-            "burnrate_llm_duplicate_spans_total",
-            "counter",
-            "LLM spans skipped because another instrumentation already reported the same call.",
-        );
-        writer.sample(
-            "burnrate_llm_duplicate_spans_total",
-            &[],
-            stats.duplicate_spans as f64,
-        );
-        writer.family(
-            "burnrate_ratelimit_invalid_headers_total",
-            "counter",
-            "Captured rate-limit header values that could not be parsed.",
-        );
-        writer.sample("burnrate_ratelimit_invalid_headers_total", &[], stats.invalid_headers as f64);
+    writer.family(
+        "burnrate_llm_duplicate_spans_total",
+        "counter",
+        "LLM spans skipped because another instrumentation already reported the same call.",
+    );
+    writer.sample(
+        "burnrate_llm_duplicate_spans_total",
+        &[],
+        stats.duplicate_spans as f64,
+    );
+    writer.family(
+        "burnrate_ratelimit_invalid_headers_total",
+        "counter",
+        "Captured rate-limit header values that could not be parsed.",
+    );
+    writer.sample(
+        "burnrate_ratelimit_invalid_headers_total",
+        &[],
+        stats.invalid_headers as f64,
+    );
 
-        let name = "burnrate_extract_rejected_attributes_total";
-        writer.family(
-            name,
-            "counter",
-            "Attributes that extraction ignored because of their value; the span is still used and forwarded.",
-        );
-        for problem in AttributeProblem::ALL {
-            let count = stats.attribute_problems.get(problem) as f64;
-            writer.sample(name, &[("reason", problem.as_str())], count);
-        }
-        let name = "burnrate_extract_truncated_spans_total";
-        writer.family(name, "counter", "Spans with more attributes than extract.max_attributes_per_span; the rest were not read.");
-        writer.sample(name, &[], stats.truncated_spans as f64);
-    });
+    let name = "burnrate_extract_rejected_attributes_total";
+    writer.family(
+        name,
+        "counter",
+        "Attributes that extraction ignored because of their value; the span is still used and forwarded.",
+    );
+    for problem in AttributeProblem::ALL {
+        let count = stats.attribute_problems.get(problem) as f64;
+        writer.sample(name, &[("reason", problem.as_str())], count);
+    }
+    let name = "burnrate_extract_truncated_spans_total";
+    writer.family(
+        name,
+        "counter",
+        "Spans with more attributes than extract.max_attributes_per_span; the rest were not read.",
+    );
+    writer.sample(name, &[], stats.truncated_spans as f64);
     write_receiver(&mut writer, pipeline);
     write_exporters(&mut writer, pipeline);
     writer.finish()
@@ -197,9 +205,14 @@ fn write_rate_limits(
         .iter()
         .map(|kind| (*kind, kind.as_str()))
         .collect();
+    // Once a window's reset time has passed, the provider has refilled it:
+    // remaining is back at the limit, whatever the last response said.
     let reading = |state: &SeriesState, kind: Option<LimitKind>| {
-        kind.and_then(|kind| state.limits.get(&kind))
-            .map(|snapshot| snapshot.reading)
+        let mut reading = state.limits.get(&kind?)?.reading;
+        if reading.reset_at.is_some_and(|reset_at| reset_at <= now) {
+            reading.remaining = reading.limit;
+        }
+        Some(reading)
     };
 
     write_per_series(
@@ -491,4 +504,76 @@ fn capitalize(text: &str) -> String {
         .next()
         .map(|first| first.to_uppercase().chain(characters).collect())
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use super::*;
+    use crate::call::{LimitReading, RateLimitObservation, TokenCounts};
+    use crate::extract::{Extracted, LlmSpan, Source};
+    use crate::ledger::{Ledger, Now};
+    use crate::pricing::PriceTable;
+
+    fn pipeline_with_reading(reset_at: SystemTime) -> Pipeline {
+        let ledger = Arc::new(Ledger::new(PriceTable::embedded()));
+        let reading = LimitReading {
+            limit: Some(100),
+            remaining: Some(0),
+            reset_at: Some(reset_at),
+        };
+        let call = LlmSpan {
+            trace_id: [1; 16],
+            span_id: [2; 8],
+            service: Arc::from("svc"),
+            resource_id: 0,
+            source: Source::Other,
+            provider: "openai".to_owned(),
+            operation: "chat".to_owned(),
+            request_model: Some("gpt-4o".to_owned()),
+            response_model: None,
+            response_id: None,
+            tokens: Some(TokenCounts::default()),
+            outcome: Outcome::Ok,
+            start_time: UNIX_EPOCH,
+            end_time: UNIX_EPOCH + Duration::from_secs(100),
+            rate_limits: RateLimitObservation {
+                limits: vec![(LimitKind::Requests, reading)],
+                ..RateLimitObservation::default()
+            },
+        };
+        let extracted = Extracted {
+            llm_spans: vec![call],
+            ..Extracted::default()
+        };
+        ledger.record(extracted, Now::current());
+        Pipeline::new(ledger, Vec::new(), crate::extract::DEFAULT_MAX_ATTRIBUTES)
+    }
+
+    fn sample(text: &str, prefix: &str) -> String {
+        text.lines()
+            .find(|line| line.starts_with(prefix))
+            .unwrap()
+            .to_owned()
+    }
+
+    #[test]
+    fn window_before_reset_shows_last_response() {
+        let now = UNIX_EPOCH + Duration::from_secs(200);
+        let text = render(&pipeline_with_reading(now + Duration::from_secs(30)), now);
+        assert!(sample(&text, "burnrate_ratelimit_remaining{").ends_with(" 0"));
+        assert!(sample(&text, "burnrate_ratelimit_utilization_ratio{").ends_with(" 1"));
+        assert!(sample(&text, "burnrate_ratelimit_reset_seconds{").ends_with(" 30"));
+    }
+
+    #[test]
+    fn window_after_reset_is_full_again() {
+        let now = UNIX_EPOCH + Duration::from_secs(200);
+        let text = render(&pipeline_with_reading(now - Duration::from_secs(1)), now);
+        assert!(sample(&text, "burnrate_ratelimit_remaining{").ends_with(" 100"));
+        assert!(sample(&text, "burnrate_ratelimit_utilization_ratio{").ends_with(" 0"));
+        assert!(sample(&text, "burnrate_ratelimit_reset_seconds{").ends_with(" 0"));
+    }
 }

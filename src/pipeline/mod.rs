@@ -5,7 +5,6 @@ mod message;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
 
 use bytes::Bytes;
 
@@ -171,11 +170,12 @@ impl Pipeline {
         if let Message::Traces(request) = &message {
             self.ledger.record(
                 crate::extract::extract(request, self.max_attributes),
-                Instant::now(),
+                crate::ledger::Now::current(),
             );
         }
 
-        if !permits.is_empty() {
+        // An empty request has nothing to forward.
+        if item_count > 0 && !permits.is_empty() {
             let body = match raw {
                 Some(raw) if rejections.count == 0 => raw,
                 _ => message.encode(),

@@ -117,10 +117,11 @@ where
     }
 }
 
-/// tonic rejects a message over the size limit with OUT_OF_RANGE, which OTLP
-/// clients retry. The OTLP specification asks for RESOURCE_EXHAUSTED without
-/// retry information, which they do not retry. Handlers never return
-/// OUT_OF_RANGE themselves, so every such status comes from the size check.
+/// tonic rejects a message over the size limit with OUT_OF_RANGE, which the
+/// OTLP specification lists as retryable. RESOURCE_EXHAUSTED without retry
+/// information is not retryable by the specification, although some clients
+/// (the Python SDK 1.45) retry it anyway. Handlers never return OUT_OF_RANGE
+/// themselves, so every such status comes from the size check.
 fn out_of_range_to_resource_exhausted(mut response: http::Response<Body>) -> http::Response<Body> {
     let headers = response.headers_mut();
     let out_of_range = tonic::Code::OutOfRange as i32;
