@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 import pytest
 
 import prometheus_text
-from conftest import http_get, run_client_app
+from conftest import REPO_ROOT, http_get, run_client_app
 from fake_provider import CASES, Case
 
 # Calls per service, in the order client_app makes them.
@@ -278,6 +278,8 @@ def scenario(burnrate, fake_provider, tmp_path_factory) -> Scenario:
             )
         )
     samples, scraped_at, text = scrape_until_counted(burnrate.metrics_url)
+    # Kept for reading after the run; the assertions use the parsed samples.
+    (REPO_ROOT / "target" / "e2e-metrics.txt").write_text(text)
     return Scenario(
         recorded_runs, fake_provider.sent_responses(), samples, scraped_at, text
     )
@@ -347,8 +349,28 @@ def test_ratelimit_limit(scenario, series, kind):
 
 
 @pytest.mark.parametrize(("series", "kind"), RATELIMIT_PARAMS, ids=param_id)
+def expected_remaining(scenario: Scenario, series: Series, kind: str) -> int:
+    """The newest response's remaining count, or the full limit once its reset time has passed
+    (the `1ms` and `2ms` OpenAI request windows), because the provider has refilled the window."""
+    window = newest_window(scenario, series, kind)
+    if expected_reset_seconds(scenario, series, kind) <= 0:
+        return window.limit
+    return window.remaining
+
+
+def test_refilled_windows_are_covered(scenario):
+    """At least one window has reset before the scrape, so the refill rule is exercised."""
+    refilled = [
+        (series, kind)
+        for series, kind in RATELIMIT_PARAMS
+        if expected_reset_seconds(scenario, series, kind) <= 0
+    ]
+    assert refilled, "no rate-limit window reset before the scrape"
+
+
+@pytest.mark.parametrize(("series", "kind"), RATELIMIT_PARAMS, ids=param_id)
 def test_ratelimit_remaining(scenario, series, kind):
-    expected = newest_window(scenario, series, kind).remaining
+    expected = expected_remaining(scenario, series, kind)
     sample = scenario.one_sample(
         "burnrate_ratelimit_remaining", series.labels(limit=kind)
     )
@@ -360,7 +382,7 @@ def test_ratelimit_remaining(scenario, series, kind):
 @pytest.mark.parametrize(("series", "kind"), RATELIMIT_PARAMS, ids=param_id)
 def test_ratelimit_utilization(scenario, series, kind):
     window = newest_window(scenario, series, kind)
-    expected = 1 - window.remaining / window.limit
+    expected = 1 - expected_remaining(scenario, series, kind) / window.limit
     sample = scenario.one_sample(
         "burnrate_ratelimit_utilization_ratio", series.labels(limit=kind)
     )
