@@ -13,7 +13,7 @@ use crate::api::{self, Readiness};
 use crate::config::{self, Config};
 use crate::export::{self, DropReason, ExportQueue, Shutdown};
 use crate::ledger::Ledger;
-use crate::pipeline::Pipeline;
+use crate::pipeline::{Pipeline, SpanTransform};
 use crate::pricing::PriceTable;
 use crate::receiver;
 use crate::receiver::grpc::{GrpcServer, LogsService, MetricsService, TraceService};
@@ -48,7 +48,9 @@ pub async fn run(
     let (queues, export_tasks) = start_exporters(&exporters, &export_shutdown)?;
     let ledger = Arc::new(Ledger::new(PriceTable::embedded()));
     let max_attributes = config.extract.max_attributes_per_span;
-    let pipeline = Arc::new(Pipeline::new(ledger, queues.clone(), max_attributes));
+    let transform = SpanTransform::new(&config.processing);
+    let pipeline = Pipeline::new(ledger, queues.clone(), max_attributes).with_transform(transform);
+    let pipeline = Arc::new(pipeline);
     let readiness = Arc::new(Readiness::default());
 
     let grpc_settings = &config.receivers.otlp.grpc;

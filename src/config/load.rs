@@ -1,4 +1,4 @@
-//! Reading a configuration file: YAML parsing, `${env:VAR}` expansion,
+//! Reading a configuration file: YAML parsing, `${env:VAR}` and `${file:PATH}` expansion,
 //! unknown-key detection and typed decoding, collecting every problem with its
 //! field path instead of stopping at the first.
 //!
@@ -44,8 +44,9 @@ struct Parse {
     problems: Vec<Problem>,
     /// Paths whose values were dropped; checks of their defaults are not reported.
     dropped: Vec<String>,
-    /// Values that were exactly one `${env:...}` reference and were read again
-    /// as a number or boolean, by path, with the expanded text.
+    /// Values that were exactly one `${env:...}` or `${file:...}` reference
+    /// and were read again as a number or boolean, by path, with the expanded
+    /// text.
     reparsed: HashMap<String, String>,
 }
 
@@ -237,8 +238,8 @@ fn error_path(path: &serde_path_to_error::Path) -> Vec<Segment> {
         .collect()
 }
 
-/// Replaces `${env:NAME}` and `${env:NAME:-default}` in every string value;
-/// `$$` is a literal `$`. A value that is exactly one reference is parsed
+/// Replaces `${env:NAME}`, `${env:NAME:-default}` and `${file:PATH}` in every
+/// string value; `$$` is a literal `$`. A value that is exactly one reference is parsed
 /// again as a YAML scalar, so `size: ${env:SIZE}` can yield a number. The
 /// paths of references that could not be resolved go to `failed`.
 fn expand_env(
@@ -301,6 +302,16 @@ fn expand_string(
             rest = after;
             continue;
         }
+        if let Some(reference) = rest.strip_prefix("${file:") {
+            let Some(end) = reference.find('}') else {
+                return Err(format!(
+                    "unclosed reference in {text:?}; write ${{file:PATH}}"
+                ));
+            };
+            output.push_str(&read_reference_file(&reference[..end])?);
+            rest = &reference[end + 1..];
+            continue;
+        }
         let Some(reference) = rest.strip_prefix("${env:") else {
             output.push('$');
             rest = &rest[1..];
@@ -333,4 +344,20 @@ fn expand_string(
     }
     output.push_str(rest);
     Ok(output)
+}
+
+/// Reads the file of a `${file:PATH}` reference without its trailing line
+/// breaks, so a secret written by `echo` works as is. A relative path is
+/// relative to the working directory. The error never contains the file's
+/// contents.
+fn read_reference_file(path: &str) -> Result<String, String> {
+    if path.is_empty() {
+        return Err("empty path in ${file:}; write ${file:/path/to/file}".to_owned());
+    }
+    let contents = std::fs::read_to_string(path).map_err(|error| {
+        format!(
+            "failed to read {path:?} for ${{file:{path}}}: {error}; check the path and the file's permissions"
+        )
+    })?;
+    Ok(contents.trim_end_matches(['\r', '\n']).to_owned())
 }

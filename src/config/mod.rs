@@ -91,18 +91,24 @@ fn exporter_from_env(
     problems: &mut Vec<Problem>,
 ) -> Option<Exporter> {
     let endpoint = lookup_env(ENDPOINT_VARIABLE).filter(|value| !value.trim().is_empty())?;
-    if let Some(protocol) = lookup_env(PROTOCOL_VARIABLE).filter(|value| value != "grpc") {
-        let message = format!(
-            "protocol {protocol:?} is not available in this version; set it to grpc or unset it"
-        );
-        problems.push(Problem::new(PROTOCOL_VARIABLE, message));
-    }
+    let protocol = match lookup_env(PROTOCOL_VARIABLE).as_deref().map(str::trim) {
+        None | Some("" | "grpc") => Protocol::Grpc,
+        Some("http/protobuf") => Protocol::HttpProtobuf,
+        Some(other) => {
+            let message = format!(
+                "protocol {other:?} is not supported; set it to grpc or http/protobuf, or unset it for grpc"
+            );
+            problems.push(Problem::new(PROTOCOL_VARIABLE, message));
+            Protocol::Grpc
+        }
+    };
     let headers = lookup_env(HEADERS_VARIABLE)
         .map(|text| parse_otlp_headers(&text, problems))
         .unwrap_or_default();
     let exporter = Exporter {
         name: "otlp".to_owned(),
         endpoint: endpoint.trim().to_owned(),
+        protocol,
         headers,
         ..Exporter::default()
     };

@@ -2,9 +2,14 @@
 //! file is a valid configuration.
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use rustls_pki_types::pem::{self, PemObject};
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use serde::Deserialize;
+
+use crate::signal::Signal;
 
 /// The whole configuration file.
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
@@ -17,6 +22,7 @@ pub struct Config {
     /// the upstream, and without it nothing is forwarded.
     pub exporters: Vec<Exporter>,
     pub extract: Extract,
+    pub processing: Processing,
     pub service: Service,
 }
 
@@ -168,22 +174,31 @@ pub enum Compression {
     Gzip,
 }
 
-/// One upstream OTLP backend that receives every request unchanged.
+/// One upstream OTLP backend that receives every request of the signals it
+/// takes, unchanged.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct Exporter {
     /// Name used in logs and in the `exporter` label of burnrate's own metrics.
     pub name: String,
     /// URL with scheme, such as `http://127.0.0.1:4317` or `https://api.honeycomb.io:443`.
+    /// With `http/protobuf` it is the base URL: burnrate appends `/v1/traces`,
+    /// `/v1/metrics` or `/v1/logs` to its path.
     pub endpoint: String,
     pub protocol: Protocol,
-    /// gRPC metadata sent with every request, such as `x-honeycomb-team`.
+    /// Signals sent to this exporter; requests of other signals skip it.
+    #[serde(deserialize_with = "deserialize_signals")]
+    pub signals: Vec<Signal>,
+    /// Headers sent with every request, such as `x-honeycomb-team` (gRPC
+    /// metadata with `grpc`).
     pub headers: BTreeMap<String, String>,
     pub compression: Compression,
     /// Deadline of one export attempt.
     #[serde(with = "humantime_serde")]
     pub timeout: Duration,
+    pub tls: Tls,
     pub sending_queue: SendingQueue,
+    pub batch: BatchSettings,
     pub retry_on_failure: RetryOnFailure,
 }
 
@@ -193,31 +208,260 @@ impl Default for Exporter {
             name: String::new(),
             endpoint: String::new(),
             protocol: Protocol::Grpc,
+            signals: Signal::ALL.to_vec(),
             headers: BTreeMap::new(),
             compression: Compression::None,
             timeout: Duration::from_secs(10),
+            tls: Tls::default(),
             sending_queue: SendingQueue::default(),
+            batch: BatchSettings::default(),
             retry_on_failure: RetryOnFailure::default(),
         }
     }
 }
 
-/// The in-memory queue in front of an exporter.
+impl Exporter {
+    /// Returns whether requests of `signal` go to this exporter.
+    pub fn takes(&self, signal: Signal) -> bool {
+        self.signals.contains(&signal)
+    }
+}
+
+/// Reads `signals: [traces, metrics, logs]`, ignoring repeated names.
+fn deserialize_signals<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<Signal>, D::Error> {
+    let names = Vec::<String>::deserialize(deserializer)?;
+    let mut signals = Vec::with_capacity(names.len());
+    for name in names {
+        let signal = Signal::ALL
+            .into_iter()
+            .find(|signal| signal.as_str() == name)
+            .ok_or_else(|| {
+                serde::de::Error::custom(format!(
+                    "unknown signal {name:?}; use traces, metrics or logs"
+                ))
+            })?;
+        if !signals.contains(&signal) {
+            signals.push(signal);
+        }
+    }
+    Ok(signals)
+}
+
+/// TLS settings of an exporter. An `https://` endpoint always uses TLS and
+/// trusts the system root certificates.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Tls {
+    /// PEM file of CA certificates trusted in addition to the system roots.
+    pub ca_file: Option<PathBuf>,
+    /// PEM file of the client certificate chain, sent when the server
+    /// requests one. Needs `key_file`.
+    pub cert_file: Option<PathBuf>,
+    /// PEM file of the client certificate's private key (PKCS#8, PKCS#1 or SEC1).
+    pub key_file: Option<PathBuf>,
+    /// Plaintext on purpose, as in the OpenTelemetry Collector. Valid only
+    /// with an `http://` endpoint, which is plaintext with or without it.
+    pub insecure: bool,
+}
+
+/// A client certificate and its private key, read from `tls.cert_file` and
+/// `tls.key_file`.
+pub struct ClientIdentity {
+    pub certificate_chain: Vec<CertificateDer<'static>>,
+    pub private_key: PrivateKeyDer<'static>,
+    /// The two files' contents as read, for TLS stacks that take PEM.
+    pub certificate_pem: Vec<u8>,
+    pub private_key_pem: Vec<u8>,
+}
+
+/// A TLS file that cannot be used, with the `tls` key that names it.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct TlsFileError {
+    /// `ca_file`, `cert_file` or `key_file`.
+    pub key: &'static str,
+    pub message: String,
+}
+
+impl Tls {
+    /// Returns whether any certificate or key file is set.
+    pub fn has_files(&self) -> bool {
+        self.ca_file.is_some() || self.cert_file.is_some() || self.key_file.is_some()
+    }
+
+    /// Reads the CA certificates of `ca_file`, or none when it is not set.
+    pub fn read_ca_certificates(&self) -> Result<Vec<CertificateDer<'static>>, TlsFileError> {
+        let Some(path) = &self.ca_file else {
+            return Ok(Vec::new());
+        };
+        let error = |message: String| TlsFileError {
+            key: "ca_file",
+            message,
+        };
+        let pem = read_tls_file(path).map_err(error)?;
+        let certificates = parse_pem_certificates(path, &pem).map_err(error)?;
+
+        // A block that is valid base64 but not a certificate fails here.
+        let mut roots = rustls::RootCertStore::empty();
+        for certificate in &certificates {
+            roots.add(certificate.clone()).map_err(|problem| {
+                error(format!(
+                    "{path:?} contains a certificate that cannot be a trust anchor: {problem}"
+                ))
+            })?;
+        }
+        Ok(certificates)
+    }
+
+    /// Reads the client certificate and key, or returns `None` when neither
+    /// file is set, and checks that the key belongs to the certificate.
+    pub fn read_client_identity(&self) -> Result<Option<ClientIdentity>, TlsFileError> {
+        let (cert_path, key_path) = match (&self.cert_file, &self.key_file) {
+            (None, None) => return Ok(None),
+            (Some(cert_path), Some(key_path)) => (cert_path, key_path),
+            (Some(_), None) => {
+                let message = "missing, but `cert_file` is set; set both for a client certificate, or neither";
+                return Err(TlsFileError {
+                    key: "key_file",
+                    message: message.to_owned(),
+                });
+            }
+            (None, Some(_)) => {
+                let message =
+                    "missing, but `key_file` is set; set both for a client certificate, or neither";
+                return Err(TlsFileError {
+                    key: "cert_file",
+                    message: message.to_owned(),
+                });
+            }
+        };
+        let cert_error = |message: String| TlsFileError {
+            key: "cert_file",
+            message,
+        };
+        let key_error = |message: String| TlsFileError {
+            key: "key_file",
+            message,
+        };
+
+        let certificate_pem = read_tls_file(cert_path).map_err(cert_error)?;
+        let certificate_chain =
+            parse_pem_certificates(cert_path, &certificate_pem).map_err(cert_error)?;
+        let private_key_pem = read_tls_file(key_path).map_err(key_error)?;
+        let private_key = PrivateKeyDer::from_pem_slice(&private_key_pem).map_err(|problem| {
+            key_error(match problem {
+                pem::Error::NoItemsFound => format!(
+                    "{key_path:?} contains no PEM private key; expected a PKCS#8, PKCS#1 (RSA) or SEC1 (EC) key block"
+                ),
+                other => format!("{key_path:?} is not valid PEM: {other}"),
+            })
+        })?;
+
+        // rustls compares the key's public half with the certificate's.
+        let provider = rustls::crypto::ring::default_provider();
+        rustls::sign::CertifiedKey::from_der(
+            certificate_chain.clone(),
+            private_key.clone_key(),
+            &provider,
+        )
+        .map_err(|problem| match problem {
+            rustls::Error::InconsistentKeys(_) => key_error(format!(
+                "the private key in {key_path:?} does not match the certificate in {cert_path:?}"
+            )),
+            other => key_error(format!(
+                "the key in {key_path:?} and the certificate in {cert_path:?} cannot be used together: {other}"
+            )),
+        })?;
+
+        Ok(Some(ClientIdentity {
+            certificate_chain,
+            private_key,
+            certificate_pem,
+            private_key_pem,
+        }))
+    }
+}
+
+fn read_tls_file(path: &Path) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|error| {
+        format!("failed to read {path:?}: {error}; check the path and the file's permissions")
+    })
+}
+
+fn parse_pem_certificates(path: &Path, pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, String> {
+    let certificates = CertificateDer::pem_slice_iter(pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|error| format!("{path:?} is not valid PEM: {error}"))?;
+    if certificates.is_empty() {
+        return Err(format!(
+            "{path:?} contains no PEM certificate; expected a -----BEGIN CERTIFICATE----- block"
+        ));
+    }
+    Ok(certificates)
+}
+
+/// The queue in front of an exporter.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct SendingQueue {
     /// Maximum number of export requests waiting. When the queue is full,
-    /// services get a retryable `UNAVAILABLE` response.
+    /// services get a retryable error.
     pub queue_size: usize,
-    /// Number of export requests sent concurrently.
+    /// Maximum size of the requests waiting, in MiB; the same retryable
+    /// error past it.
+    pub max_size_mib: u64,
+    /// Number of batches sent concurrently.
     pub num_consumers: usize,
+    pub storage: QueueStorage,
+    /// Folder of the disk queue, one database file per exporter; required
+    /// with `storage: disk`.
+    pub directory: Option<std::path::PathBuf>,
 }
 
 impl Default for SendingQueue {
     fn default() -> Self {
         SendingQueue {
             queue_size: 1000,
+            max_size_mib: 64,
             num_consumers: 4,
+            storage: QueueStorage::Memory,
+            directory: None,
+        }
+    }
+}
+
+/// Where an exporter's queue keeps its requests.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum QueueStorage {
+    /// Lost when burnrate stops before sending them.
+    #[default]
+    Memory,
+    /// Written to disk before the service's request is acknowledged, and
+    /// sent after a restart.
+    Disk,
+}
+
+/// How queued requests are combined into one export.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct BatchSettings {
+    /// Maximum size of one export, in MiB; queued requests of one signal are
+    /// combined up to it.
+    pub send_batch_max_size_mib: u64,
+    /// Time to wait for more requests when less than the maximum is queued;
+    /// 0s sends what is there at once.
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+}
+
+impl Default for BatchSettings {
+    fn default() -> Self {
+        BatchSettings {
+            send_batch_max_size_mib: 4,
+            timeout: Duration::from_millis(200),
         }
     }
 }
@@ -243,6 +487,96 @@ impl Default for RetryOnFailure {
             initial_interval: Duration::from_secs(1),
             max_interval: Duration::from_secs(30),
             max_elapsed_time: Duration::from_secs(300),
+        }
+    }
+}
+
+/// Changes made to spans before they are forwarded.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Processing {
+    /// Captured request and response headers removed from spans
+    /// (`http.request.header.<name>`, `http.response.header.<name>`), with
+    /// dashes or underscores, in any case.
+    pub credential_headers: Vec<String>,
+    /// Headers removed in addition to `credential_headers`.
+    pub additional_credential_headers: Vec<String>,
+    pub content: ContentSettings,
+    pub span_cost: SpanCost,
+}
+
+impl Default for Processing {
+    fn default() -> Self {
+        let defaults = [
+            "authorization",
+            "x-api-key",
+            "api-key",
+            "cookie",
+            "set-cookie",
+            "proxy-authorization",
+        ];
+        Processing {
+            credential_headers: defaults.iter().map(|name| (*name).to_owned()).collect(),
+            additional_credential_headers: Vec::new(),
+            content: ContentSettings::default(),
+            span_cost: SpanCost::default(),
+        }
+    }
+}
+
+/// What happens to prompt and response content attributes
+/// (`gen_ai.input.messages`, `gen_ai.output.messages`,
+/// `gen_ai.system_instructions`, and the older `gen_ai.prompt`,
+/// `gen_ai.completion` and `gen_ai.{prompt,completion}.N.content`).
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct ContentSettings {
+    pub action: ContentAction,
+    /// Longest value kept with `action: truncate`, in bytes.
+    pub max_bytes: usize,
+}
+
+impl Default for ContentSettings {
+    fn default() -> Self {
+        ContentSettings {
+            action: ContentAction::Keep,
+            max_bytes: 256,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ContentAction {
+    /// Forwarded unchanged.
+    #[default]
+    Keep,
+    /// Removed.
+    Drop,
+    /// Cut to `max_bytes`.
+    Truncate,
+    /// Replaced by `sha256:` and the hex SHA-256 of the value, so equal
+    /// prompts can still be grouped.
+    Hash,
+}
+
+/// Adding each LLM call's computed cost to its span before forwarding.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct SpanCost {
+    pub enabled: bool,
+    /// Attribute that holds the cost in US dollars. `<attribute>` is set
+    /// beside it to `currency` and `source` attributes named by replacing its
+    /// last segment, so the default yields `gen_ai.usage.cost.currency = USD`
+    /// and `gen_ai.usage.cost.source = local`.
+    pub attribute: String,
+}
+
+impl Default for SpanCost {
+    fn default() -> Self {
+        SpanCost {
+            enabled: false,
+            attribute: "gen_ai.usage.cost.amount".to_owned(),
         }
     }
 }

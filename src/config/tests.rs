@@ -63,7 +63,7 @@ receivers:
     grpc: { endpont: 127.0.0.1:4317 }
 admin: { endpoint: 127.0.0.1:1, port: 3 }
 exporters:
-  - { name: a, endpoint: "http://127.0.0.1:1", tls: {} }
+  - { name: a, endpoint: "http://127.0.0.1:1", tsl: {} }
 colour: blue
 "#;
     let error = parse_env(text, &[]).unwrap_err();
@@ -72,7 +72,7 @@ colour: blue
         [
             "receivers.otlp.grpc.endpont",
             "admin.port",
-            "exporters[0].tls",
+            "exporters[0].tsl",
             "colour"
         ]
     );
@@ -117,26 +117,26 @@ fn semantic_errors_name_value_and_fix() {
     let text = r#"
 admin: { endpoint: "localhost" }
 exporters:
-  - { name: a, endpoint: "ftp://x:1", protocol: http/protobuf }
+  - { name: a, endpoint: "ftp://x:1", protocol: http/json }
   - { name: a, endpoint: "http://127.0.0.1:1", sending_queue: { queue_size: 0 } }
 "#;
     let error = parse_env(text, &[]).unwrap_err();
     assert_eq!(
         problem_paths(&error),
         [
+            "exporters[0].protocol",
             "admin.endpoint",
             "exporters[0].endpoint",
-            "exporters[0].protocol",
             "exporters[1].sending_queue.queue_size",
             "exporters[1].name",
         ]
     );
-    let localhost = &error.problems[0].message;
+    let localhost = &error.problems[1].message;
     assert!(
         localhost.contains("\"localhost\" is not an IP address and port"),
         "{localhost}"
     );
-    assert!(error.problems[1].message.contains("scheme \"ftp\""));
+    assert!(error.problems[2].message.contains("scheme \"ftp\""));
 }
 
 #[test]

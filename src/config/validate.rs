@@ -1,9 +1,10 @@
-//! Checks that decoding cannot express: addresses, URLs, ranges and names.
+//! Checks that decoding cannot express: addresses, URLs, ranges, names and
+//! the TLS files that an exporter reads.
 
 use std::net::SocketAddr;
 
 use super::error::Problem;
-use super::model::{Config, Exporter, Protocol};
+use super::model::{Config, Exporter, Protocol, QueueStorage};
 
 /// The largest accepted request size limit.
 const MAX_SIZE_MIB: u64 = 1024;
@@ -75,6 +76,22 @@ pub fn validate(config: &Config, problems: &mut Vec<Problem>) {
             );
             problems.push(Problem::new(&format!("{path}.name"), message));
         }
+    }
+
+    let processing = &config.processing;
+    if processing.content.action == super::model::ContentAction::Truncate
+        && processing.content.max_bytes == 0
+    {
+        problems.push(Problem::new(
+            "processing.content.max_bytes",
+            "must be at least 1 with `action: truncate`; use `action: drop` to remove content",
+        ));
+    }
+    if processing.span_cost.enabled && processing.span_cost.attribute.trim().is_empty() {
+        problems.push(Problem::new(
+            "processing.span_cost.attribute",
+            "missing; name the attribute, such as gen_ai.usage.cost.amount",
+        ));
     }
 
     if let Err(error) = tracing_subscriber::EnvFilter::try_new(&config.service.log_level) {
@@ -179,21 +196,51 @@ pub(super) fn check_exporter(path: &str, exporter: &Exporter, problems: &mut Vec
             "missing; name the exporter, such as `backend`",
         ));
     }
-    if let Err(message) = parse_endpoint_url(&exporter.endpoint) {
-        problems.push(Problem::new(&field("endpoint"), message));
+    match parse_endpoint_url(&exporter.endpoint) {
+        Ok(uri)
+            if uri
+                .authority()
+                .is_some_and(|authority| authority.as_str().contains('@')) =>
+        {
+            // The endpoint contains a secret, so this message does not repeat
+            // it, and the checks whose messages would are skipped.
+            let message = "contains credentials before '@', which burnrate does not send; remove them and set a header instead, such as `authorization: Basic ...`";
+            problems.push(Problem::new(&field("endpoint"), message));
+        }
+        Ok(uri) => {
+            if exporter.protocol == Protocol::HttpProtobuf {
+                check_http_base_url(&field("endpoint"), &exporter.endpoint, &uri, problems);
+            }
+            check_tls(&field, exporter, &uri, problems);
+        }
+        Err(message) => problems.push(Problem::new(&field("endpoint"), message)),
     }
-    if exporter.protocol == Protocol::HttpProtobuf {
+    if exporter.signals.is_empty() {
         problems.push(Problem::new(
-            &field("protocol"),
-            "http/protobuf export is not available in this version; use grpc",
+            &field("signals"),
+            "must list at least one of traces, metrics, logs; remove the exporter to send nothing",
         ));
     }
     for (name, value) in &exporter.headers {
         let header_path = field(&format!("headers.{name}"));
-        if tonic::metadata::MetadataKey::<tonic::metadata::Ascii>::from_bytes(name.as_bytes())
-            .is_err()
-        {
-            let message = "invalid gRPC metadata name; use lowercase letters, digits, '-' and '_'";
+        let valid_name = match exporter.protocol {
+            Protocol::Grpc => {
+                tonic::metadata::MetadataKey::<tonic::metadata::Ascii>::from_bytes(name.as_bytes())
+                    .is_ok()
+            }
+            Protocol::HttpProtobuf => http::HeaderName::from_bytes(name.as_bytes()).is_ok(),
+        };
+        if !valid_name {
+            let message = match exporter.protocol {
+                Protocol::Grpc => {
+                    "invalid gRPC metadata name; use letters, digits, '-' and '_', not ending in -bin"
+                }
+                Protocol::HttpProtobuf => "invalid HTTP header name; use letters, digits and '-'",
+            };
+            problems.push(Problem::new(&header_path, message));
+        } else if is_reserved_header(exporter.protocol, name) {
+            let message =
+                format!("burnrate sets {name:?} itself for each request; remove it from `headers`");
             problems.push(Problem::new(&header_path, message));
         }
         if value
@@ -219,6 +266,22 @@ pub(super) fn check_exporter(path: &str, exporter: &Exporter, problems: &mut Vec
             "must be at least 1",
         ));
     }
+    check_size_mib(
+        &field("sending_queue.max_size_mib"),
+        exporter.sending_queue.max_size_mib,
+        problems,
+    );
+    if exporter.sending_queue.storage == QueueStorage::Disk
+        && exporter.sending_queue.directory.is_none()
+    {
+        let message = "missing; `storage: disk` needs a folder for the queue, such as /var/lib/burnrate/queue";
+        problems.push(Problem::new(&field("sending_queue.directory"), message));
+    }
+    check_size_mib(
+        &field("batch.send_batch_max_size_mib"),
+        exporter.batch.send_batch_max_size_mib,
+        problems,
+    );
     let retry = &exporter.retry_on_failure;
     check_retry_interval(
         &field("retry_on_failure.initial_interval"),
@@ -234,6 +297,84 @@ pub(super) fn check_exporter(path: &str, exporter: &Exporter, problems: &mut Vec
         problems.push(Problem::new(
             &field("retry_on_failure.initial_interval"),
             "must not be greater than `max_interval`",
+        ));
+    }
+}
+
+/// Returns whether burnrate sets header `name` itself, so a configured value
+/// would conflict with it.
+fn is_reserved_header(protocol: Protocol, name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    let reserved = [
+        "content-type",
+        "content-encoding",
+        "content-length",
+        "transfer-encoding",
+        "host",
+        "te",
+    ];
+    reserved.contains(&name.as_str()) || (protocol == Protocol::Grpc && name.starts_with("grpc-"))
+}
+
+/// Checks an OTLP/HTTP endpoint, which is a base URL that gets
+/// `/v1/<signal>` appended to its path.
+fn check_http_base_url(path: &str, endpoint: &str, uri: &http::Uri, problems: &mut Vec<Problem>) {
+    if uri.query().is_some() {
+        let message = format!(
+            "{endpoint:?} has a query string; burnrate appends /v1/traces, /v1/metrics or /v1/logs to the path, so write the base URL without one"
+        );
+        problems.push(Problem::new(path, message));
+        return;
+    }
+    let signal_path = crate::signal::Signal::ALL
+        .into_iter()
+        .map(crate::signal::Signal::http_path)
+        .find(|signal_path| uri.path().trim_end_matches('/').ends_with(signal_path));
+    if let Some(signal_path) = signal_path {
+        let base = endpoint.trim_end_matches('/');
+        let base = base.strip_suffix(signal_path).unwrap_or(base);
+        let message = format!(
+            "{endpoint:?} ends in {signal_path}, but burnrate appends the signal path itself; write the base URL {base:?}"
+        );
+        problems.push(Problem::new(path, message));
+    }
+}
+
+/// Checks `tls` against the endpoint's scheme and reads its files, so a
+/// missing or unusable file fails validation instead of the first export.
+fn check_tls(
+    field: &dyn Fn(&str) -> String,
+    exporter: &Exporter,
+    uri: &http::Uri,
+    problems: &mut Vec<Problem>,
+) {
+    let tls = &exporter.tls;
+    let https = uri.scheme_str() == Some("https");
+    if tls.insecure && https {
+        let message = format!(
+            "`insecure: true` means plaintext, but {:?} is https://; write an http:// endpoint for plaintext, or remove `insecure` to use TLS",
+            exporter.endpoint
+        );
+        problems.push(Problem::new(&field("tls.insecure"), message));
+    }
+    if !https && tls.has_files() {
+        let message = format!(
+            "certificate files are used only with TLS, but {:?} is plaintext http://; write an https:// endpoint or remove the files",
+            exporter.endpoint
+        );
+        problems.push(Problem::new(&field("tls"), message));
+        return;
+    }
+    if let Err(error) = tls.read_ca_certificates() {
+        problems.push(Problem::new(
+            &field(&format!("tls.{}", error.key)),
+            error.message,
+        ));
+    }
+    if let Err(error) = tls.read_client_identity() {
+        problems.push(Problem::new(
+            &field(&format!("tls.{}", error.key)),
+            error.message,
         ));
     }
 }
@@ -264,7 +405,10 @@ pub fn parse_endpoint_url(endpoint: &str) -> Result<http::Uri, String> {
     }
     // `http::Uri` reads a port that does not fit 16 bits as no port at all.
     let authority = uri.authority().map_or("", |authority| authority.as_str());
-    let port_text = authority
+    let host_and_port = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, rest)| rest);
+    let port_text = host_and_port
         .rsplit_once(':')
         .map(|(_, port)| port)
         .filter(|port| !port.contains(']'));

@@ -1,36 +1,33 @@
-//! Forwarding to upstream OTLP backends: one bounded in-memory queue per
-//! exporter, drained by a fixed number of concurrent senders that retry
-//! transient failures with backoff.
+//! Forwarding to upstream OTLP backends: one bounded queue per exporter, in
+//! memory or on disk, drained by a fixed number of concurrent consumers that
+//! combine queued requests into batches and retry transient failures with
+//! backoff.
 
+mod client;
 mod grpc;
+mod http;
+mod queue;
 mod retry;
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::Semaphore;
 use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
 
-use crate::config;
+use crate::config::{self, QueueStorage};
 use crate::log_throttle::LogThrottle;
 use crate::signal::Signal;
-use grpc::GrpcClient;
 use retry::Backoff;
 
-pub use grpc::ExportError;
+pub use client::Client;
+pub use client::ExportError;
+pub use queue::{Batch, Queue, QueueError, QueueLimits, Reservation, Taken};
 
-/// One export request, as received from a service.
-#[derive(Clone, Debug)]
-pub struct Batch {
-    pub signal: Signal,
-    /// The request's protobuf encoding.
-    pub body: Bytes,
-    /// Number of spans, metric data points or log records.
-    pub item_count: u64,
-}
+const MIB: usize = 1024 * 1024;
 
 /// Reason items were given up, as the `reason` label of
 /// `burnrate_exporter_send_failed_<items>_total`.
@@ -92,27 +89,45 @@ impl ExporterStats {
     }
 }
 
-/// The sending side of one exporter's queue.
+/// The receiving side's handle on one exporter: its queue and counters.
 #[derive(Clone, Debug)]
 pub struct ExportQueue {
     pub name: Arc<str>,
-    sender: mpsc::Sender<Batch>,
+    queue: Arc<Queue>,
     pub stats: Arc<ExporterStats>,
+    /// Signals this exporter takes.
+    signals: Vec<Signal>,
 }
 
 impl ExportQueue {
-    /// Reserves a slot, or returns `None` when the queue is full.
-    pub fn try_reserve(&self) -> Option<mpsc::Permit<'_, Batch>> {
-        self.sender.try_reserve().ok()
+    /// Reserves room for a request of `bytes`, or returns `None` when the
+    /// queue is full or closed.
+    pub fn try_reserve(&self, bytes: usize) -> Option<Reservation<'_>> {
+        self.queue.try_reserve(bytes)
     }
 
-    /// Number of requests waiting, including reserved slots.
+    /// Whether requests of `signal` go to this exporter.
+    pub fn takes(&self, signal: Signal) -> bool {
+        self.signals.contains(&signal)
+    }
+
+    /// Whether the queue writes requests to disk before they are acknowledged.
+    pub fn is_durable(&self) -> bool {
+        self.queue.is_durable()
+    }
+
+    /// Number of requests waiting.
     pub fn depth(&self) -> usize {
-        self.sender.max_capacity() - self.sender.capacity()
+        self.queue.depth()
     }
 
-    pub fn capacity(&self) -> usize {
-        self.sender.max_capacity()
+    /// Bytes of the requests waiting.
+    pub fn queued_bytes(&self) -> usize {
+        self.queue.queued_bytes()
+    }
+
+    pub fn limits(&self) -> QueueLimits {
+        self.queue.limits()
     }
 
     /// Items of every signal given up so far for `reason`.
@@ -134,37 +149,96 @@ pub struct Shutdown {
     pub abort: CancellationToken,
 }
 
-/// Starts an exporter's sender task. The task ends once the queue is closed
-/// and empty and every attempt has finished.
+/// Opens an exporter's queue and starts its consumers. The task ends once
+/// the queue is closed and empty and every attempt has finished, or soon
+/// after `shutdown.abort`.
 pub fn spawn(
     settings: &config::Exporter,
     shutdown: Shutdown,
 ) -> Result<(ExportQueue, JoinHandle<()>), ExportError> {
-    let client = GrpcClient::new(settings)?;
-    let (sender, receiver) = mpsc::channel(settings.sending_queue.queue_size);
+    let client = Client::new(settings)?;
+    let queue = open_queue(settings).map_err(|error| ExportError::Setup {
+        name: settings.name.clone(),
+        message: error.to_string(),
+    })?;
+    let queue = Arc::new(queue);
     let stats = Arc::new(ExporterStats::default());
-    let queue = ExportQueue {
+    let handle = ExportQueue {
         name: Arc::from(settings.name.as_str()),
-        sender,
+        queue: queue.clone(),
         stats: stats.clone(),
+        signals: settings.signals.clone(),
     };
     let worker = Worker {
-        name: queue.name.clone(),
+        name: handle.name.clone(),
         client: Arc::new(client),
+        queue,
         retry: settings.retry_on_failure.clone(),
+        batch_max_bytes: settings.batch.send_batch_max_size_mib as usize * MIB,
+        batch_timeout: settings.batch.timeout,
         stats,
         shutdown,
     };
-    let handle = tokio::spawn(worker.run(receiver, settings.sending_queue.num_consumers));
-    Ok((queue, handle))
+    let task = tokio::spawn(worker.run(settings.sending_queue.num_consumers));
+    Ok((handle, task))
+}
+
+fn open_queue(settings: &config::Exporter) -> Result<Queue, QueueError> {
+    let queue = &settings.sending_queue;
+    let limits = QueueLimits {
+        max_requests: queue.queue_size,
+        max_bytes: queue.max_size_mib as usize * MIB,
+    };
+    match (queue.storage, &queue.directory) {
+        (QueueStorage::Disk, Some(directory)) => {
+            let path = disk_queue_path(directory, &settings.name);
+            let opened = Queue::on_disk(limits, &path)?;
+            tracing::info!(
+                exporter = %settings.name,
+                path = %path.display(),
+                queued_requests = opened.depth(),
+                "disk queue opened",
+            );
+            Ok(opened)
+        }
+        _ => Ok(Queue::in_memory(limits)),
+    }
+}
+
+/// The database file of an exporter's disk queue. Characters other than
+/// letters, digits and '-' in the name become '_'.
+pub fn disk_queue_path(directory: &std::path::Path, exporter: &str) -> PathBuf {
+    let file: String = exporter
+        .chars()
+        .map(|character| {
+            if character.is_ascii_alphanumeric() || character == '-' {
+                character
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    directory.join(format!("{file}.redb"))
 }
 
 struct Worker {
     name: Arc<str>,
-    client: Arc<GrpcClient>,
+    client: Arc<Client>,
+    queue: Arc<Queue>,
     retry: config::RetryOnFailure,
+    batch_max_bytes: usize,
+    batch_timeout: Duration,
     stats: Arc<ExporterStats>,
     shutdown: Shutdown,
+}
+
+/// How the delivery of one batch ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Delivery {
+    /// Sent, or given up and counted.
+    Ended,
+    /// Stopped by the shutdown deadline before it ended.
+    Aborted,
 }
 
 static SEND_FAILURE_LOG: LogThrottle = LogThrottle::new(Duration::from_secs(10));
@@ -172,33 +246,31 @@ static RETRY_LOG: LogThrottle = LogThrottle::new(Duration::from_secs(10));
 static PARTIAL_SUCCESS_LOG: LogThrottle = LogThrottle::new(Duration::from_secs(10));
 
 impl Worker {
-    async fn run(self, mut receiver: mpsc::Receiver<Batch>, num_consumers: usize) {
+    async fn run(self, num_consumers: usize) {
         let worker = Arc::new(self);
         let consumers = Arc::new(Semaphore::new(num_consumers));
         let mut in_flight = JoinSet::new();
 
-        let mut closed = false;
+        let drain = worker.shutdown.drain.clone();
+        let queue = worker.queue.clone();
+        tokio::spawn(async move {
+            drain.cancelled().await;
+            queue.close();
+        });
+
         loop {
-            // Take a batch only when a consumer is free, so a waiting batch
+            // Take a batch only when a consumer is free, so a waiting request
             // stays in the queue, where `burnrate_queue_size` counts it.
             let slot = tokio::select! {
                 slot = consumers.clone().acquire_owned() => slot,
                 () = worker.shutdown.abort.cancelled() => break,
             };
             let Ok(slot) = slot else { break };
-            let batch = tokio::select! {
-                batch = receiver.recv() => match batch {
-                    Some(batch) => batch,
-                    None => break,
-                },
-                () = worker.shutdown.drain.cancelled(), if !closed => {
-                    // Already queued requests stay receivable after `close`.
-                    receiver.close();
-                    closed = true;
-                    continue;
-                }
+            let taken = tokio::select! {
+                taken = worker.queue.take(worker.batch_max_bytes, worker.batch_timeout) => taken,
                 () = worker.shutdown.abort.cancelled() => break,
             };
+            let Some(taken) = taken else { break };
 
             let worker = worker.clone();
             worker
@@ -206,7 +278,11 @@ impl Worker {
                 .in_flight_requests
                 .fetch_add(1, Ordering::Relaxed);
             in_flight.spawn(async move {
-                worker.deliver(&batch).await;
+                if worker.deliver(&taken.batch).await == Delivery::Ended
+                    || !worker.queue.is_durable()
+                {
+                    worker.queue.complete(&taken);
+                }
                 worker
                     .stats
                     .in_flight_requests
@@ -215,19 +291,28 @@ impl Worker {
             });
             while in_flight.try_join_next().is_some() {}
         }
+        while in_flight.join_next().await.is_some() {}
 
-        // After an abort, whatever is still queued is given up and counted.
-        receiver.close();
-        while let Some(batch) = receiver.recv().await {
+        // After an abort, a memory queue gives up what it still holds; a disk
+        // queue keeps it for the next start.
+        worker.queue.close();
+        if worker.queue.is_durable() {
+            let left = worker.queue.depth();
+            if left > 0 {
+                tracing::warn!(exporter = %worker.name, requests = left, "requests left in the disk queue are sent after the next start");
+            }
+            return;
+        }
+        while let Some(taken) = worker.queue.take(usize::MAX, Duration::ZERO).await {
+            let batch = &taken.batch;
             worker
                 .stats
                 .add_failed(batch.signal, DropReason::Shutdown, batch.item_count);
         }
-        while in_flight.join_next().await.is_some() {}
     }
 
     /// Sends one batch, retrying transient failures until `max_elapsed_time`.
-    async fn deliver(&self, batch: &Batch) {
+    async fn deliver(&self, batch: &Batch) -> Delivery {
         let started = Instant::now();
         let mut backoff = Backoff::new(&self.retry);
         loop {
@@ -235,19 +320,18 @@ impl Worker {
             let result = tokio::select! {
                 result = attempt => result,
                 () = self.shutdown.abort.cancelled() => {
-                    self.record_drop(batch, DropReason::Shutdown, &ExportError::Aborted);
-                    return;
+                    return self.record_abort(batch, &ExportError::Aborted);
                 }
             };
             let error = match result {
                 Ok(rejected_items) => {
                     self.record_success(batch, rejected_items);
-                    return;
+                    return Delivery::Ended;
                 }
                 Err(error) => error,
             };
 
-            let delay = backoff.next_delay();
+            let delay = backoff.delay_before_retry(error.retry_after());
             let retry = self.retry.enabled
                 && error.is_retryable()
                 && started
@@ -261,7 +345,7 @@ impl Worker {
                     DropReason::Permanent
                 };
                 self.record_drop(batch, reason, &error);
-                return;
+                return Delivery::Ended;
             }
 
             self.stats.retries.fetch_add(1, Ordering::Relaxed);
@@ -277,11 +361,19 @@ impl Worker {
             tokio::select! {
                 () = tokio::time::sleep(delay) => {}
                 () = self.shutdown.abort.cancelled() => {
-                    self.record_drop(batch, DropReason::Shutdown, &error);
-                    return;
+                    return self.record_abort(batch, &error);
                 }
             }
         }
+    }
+
+    /// Counts a batch stopped by the shutdown deadline as dropped, unless a
+    /// disk queue keeps it for the next start.
+    fn record_abort(&self, batch: &Batch, error: &ExportError) -> Delivery {
+        if !self.queue.is_durable() {
+            self.record_drop(batch, DropReason::Shutdown, error);
+        }
+        Delivery::Aborted
     }
 
     fn record_success(&self, batch: &Batch, rejected_items: u64) {

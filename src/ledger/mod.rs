@@ -174,6 +174,18 @@ pub struct Ledger {
 static UNPRICED_LOG: LogThrottle = LogThrottle::new(Duration::from_secs(60));
 static OVERFLOW_LOG: LogThrottle = LogThrottle::new(Duration::from_secs(60));
 
+/// 10^12 pico-USD make one US dollar.
+pub const PICOS_PER_USD: f64 = 1e12;
+
+/// The model a call is priced by: the one that answered, which names the
+/// exact version, or else the requested one.
+fn priced_model(call: &LlmSpan) -> &str {
+    call.response_model
+        .as_deref()
+        .or(call.model())
+        .unwrap_or_default()
+}
+
 /// Dates a rate-limit reading: the span's end time, but never later than
 /// [`MAX_CLOCK_SKEW`] past now.
 fn observed_at(end_time: SystemTime, now: Now) -> SystemTime {
@@ -285,11 +297,7 @@ impl Ledger {
             .output_token_usage
             .record((tokens.output + tokens.reasoning) as f64);
 
-        let priced_model = call
-            .response_model
-            .as_deref()
-            .or(call.model())
-            .unwrap_or_default();
+        let priced_model = priced_model(&call);
         match self.prices.lookup(&call.provider, priced_model) {
             Some(price) => series.cost_picos += price.cost_picos(&tokens),
             None => {
@@ -336,6 +344,14 @@ impl Ledger {
             model: overflow.clone(),
             service: overflow,
         }
+    }
+
+    /// Returns the cost of one call in US dollars, or `None` when it reported
+    /// no usage or its model has no price.
+    pub fn cost_usd(&self, call: &LlmSpan) -> Option<f64> {
+        let tokens = call.tokens?;
+        let price = self.prices.lookup(&call.provider, priced_model(call))?;
+        Some(price.cost_picos(&tokens) as f64 / PICOS_PER_USD)
     }
 
     /// Returns a copy of the series and stats, taken under the lock, so that

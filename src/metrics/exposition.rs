@@ -6,9 +6,9 @@ use std::time::SystemTime;
 
 use super::text::TextWriter;
 use crate::call::{LimitKind, Outcome};
-use crate::export::DropReason;
+use crate::export::{DropReason, ExportQueue};
 use crate::extract::AttributeProblem;
-use crate::ledger::{SeriesKey, SeriesState};
+use crate::ledger::{PICOS_PER_USD, SeriesKey, SeriesState};
 use crate::pipeline::{ItemFate, Pipeline};
 use crate::signal::{Signal, Transport};
 
@@ -18,7 +18,6 @@ const OUTCOMES: [Outcome; 4] = [
     Outcome::Overloaded,
     Outcome::Error,
 ];
-const PICOS_PER_USD: f64 = 1e12;
 
 /// Renders every metric family at time `now`, which the seconds-to-reset
 /// gauges count from.
@@ -69,6 +68,7 @@ pub fn render(pipeline: &Pipeline, now: SystemTime) -> String {
     );
     writer.sample(name, &[], stats.truncated_spans as f64);
     write_receiver(&mut writer, pipeline);
+    write_processing(&mut writer, pipeline);
     write_exporters(&mut writer, pipeline);
     writer.finish()
 }
@@ -397,6 +397,31 @@ fn write_receiver(writer: &mut TextWriter, pipeline: &Pipeline) {
     }
 }
 
+fn write_processing(writer: &mut TextWriter, pipeline: &Pipeline) {
+    let stats = &pipeline.processing_stats;
+    let families = [
+        (
+            "burnrate_processing_removed_headers_total",
+            "Captured credential header attributes removed from spans before forwarding.",
+            &stats.removed_headers,
+        ),
+        (
+            "burnrate_processing_changed_content_total",
+            "Prompt and response content attributes dropped, truncated or hashed before forwarding.",
+            &stats.changed_content,
+        ),
+        (
+            "burnrate_processing_costed_spans_total",
+            "LLM spans that got their computed cost as an attribute before forwarding.",
+            &stats.costed_spans,
+        ),
+    ];
+    for (name, help, counter) in families {
+        writer.family(name, "counter", help);
+        writer.sample(name, &[], counter.load(Ordering::Relaxed) as f64);
+    }
+}
+
 fn write_exporters(writer: &mut TextWriter, pipeline: &Pipeline) {
     let exporters = &pipeline.exporters;
     for signal in Signal::ALL {
@@ -473,29 +498,42 @@ fn write_exporters(writer: &mut TextWriter, pipeline: &Pipeline) {
         let in_flight = exporter.stats.in_flight_requests.load(Ordering::Relaxed);
         writer.sample(name, &[("exporter", &exporter.name)], in_flight as f64);
     }
-    let name = "burnrate_queue_size";
-    writer.family(name, "gauge", "Export requests waiting in the queue.");
-    for exporter in exporters {
-        writer.sample(
-            name,
-            &[("exporter", &exporter.name)],
-            exporter.depth() as f64,
-        );
-    }
-    let name = "burnrate_queue_capacity";
-    writer.family(
-        name,
-        "gauge",
-        "Maximum number of export requests in the queue.",
-    );
-    for exporter in exporters {
-        writer.sample(
-            name,
-            &[("exporter", &exporter.name)],
-            exporter.capacity() as f64,
-        );
+    let gauges: [QueueGauge; 4] = [
+        (
+            "burnrate_queue_size",
+            "Export requests waiting in the queue.",
+            ExportQueue::depth,
+        ),
+        (
+            "burnrate_queue_size_bytes",
+            "Bytes of the export requests waiting in the queue.",
+            ExportQueue::queued_bytes,
+        ),
+        (
+            "burnrate_queue_capacity",
+            "Maximum number of export requests in the queue.",
+            |queue| queue.limits().max_requests,
+        ),
+        (
+            "burnrate_queue_capacity_bytes",
+            "Maximum bytes of export requests in the queue.",
+            |queue| queue.limits().max_bytes,
+        ),
+    ];
+    for (name, help, value) in gauges {
+        writer.family(name, "gauge", help);
+        for exporter in exporters {
+            writer.sample(
+                name,
+                &[("exporter", &exporter.name)],
+                value(exporter) as f64,
+            );
+        }
     }
 }
+
+/// A queue gauge: name, help, and how to read it.
+type QueueGauge = (&'static str, &'static str, fn(&ExportQueue) -> usize);
 
 fn capitalize(text: &str) -> String {
     let text = text.replace('_', " ");

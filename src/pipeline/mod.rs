@@ -2,6 +2,7 @@
 //! check, reserve queue slots, extract into the ledger, forward.
 
 mod message;
+mod transform;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -12,6 +13,7 @@ use crate::export::{Batch, ExportQueue};
 use crate::ledger::Ledger;
 use crate::signal::{Signal, Transport};
 pub use message::{Message, Rejections};
+pub use transform::{SpanTransform, TransformCounts};
 
 /// What happened to the items of received requests, as counted by
 /// `burnrate_receiver_{accepted,refused,rejected}_<items>_total`.
@@ -91,6 +93,16 @@ pub struct Pipeline {
     pub receiver_stats: ReceiverStats,
     /// Attributes per span that extraction reads.
     max_attributes: usize,
+    transform: SpanTransform,
+    pub processing_stats: ProcessingStats,
+}
+
+/// burnrate's own counters for changes made to spans.
+#[derive(Debug, Default)]
+pub struct ProcessingStats {
+    pub removed_headers: AtomicU64,
+    pub changed_content: AtomicU64,
+    pub costed_spans: AtomicU64,
 }
 
 impl Pipeline {
@@ -104,7 +116,15 @@ impl Pipeline {
             exporters,
             receiver_stats: ReceiverStats::default(),
             max_attributes,
+            transform: SpanTransform::new(&crate::config::Processing::default()),
+            processing_stats: ProcessingStats::default(),
         }
+    }
+
+    /// Replaces the default span changes, which remove credential headers.
+    pub fn with_transform(mut self, transform: SpanTransform) -> Pipeline {
+        self.transform = transform;
+        self
     }
 
     /// Decodes a protobuf export request and consumes it; the bytes are
@@ -142,51 +162,72 @@ impl Pipeline {
         &self,
         transport: Transport,
         mut message: Message,
-        raw: Option<Bytes>,
+        mut raw: Option<Bytes>,
     ) -> Result<Accepted, ConsumeError> {
         let signal = message.signal();
         let rejections = message.remove_invalid_items();
         let item_count = message.item_count();
 
-        // Reserve a slot in every queue before recording anything, so a
+        let extracted = match &mut message {
+            Message::Traces(request) => {
+                let extracted = crate::extract::extract(request, self.max_attributes);
+                if self.apply_transform(request, &extracted) {
+                    raw = None;
+                }
+                Some(extracted)
+            }
+            _ => None,
+        };
+
+        // An empty request has nothing to forward.
+        let body = match raw {
+            _ if item_count == 0 || self.exporters.is_empty() => Bytes::new(),
+            Some(raw) if rejections.count == 0 => raw,
+            _ => message.encode(),
+        };
+        let forward = !body.is_empty();
+
+        // Reserve room in every queue before recording anything, so a
         // refused request, which the client retries, is not counted twice.
-        let mut permits = Vec::with_capacity(self.exporters.len());
-        for exporter in &self.exporters {
-            let Some(permit) = exporter.try_reserve() else {
-                let stats = &self.receiver_stats;
-                stats.add_items(
-                    signal,
-                    transport,
-                    ItemFate::Refused,
-                    item_count + rejections.count,
-                );
+        let mut reservations = Vec::with_capacity(self.exporters.len());
+        let takers = self
+            .exporters
+            .iter()
+            .filter(|exporter| forward && exporter.takes(signal));
+        for exporter in takers {
+            let Some(reservation) = exporter.try_reserve(body.len()) else {
+                let refused = item_count + rejections.count;
+                self.receiver_stats
+                    .add_items(signal, transport, ItemFate::Refused, refused);
                 return Err(ConsumeError::QueueFull {
                     exporter: exporter.name.clone(),
                 });
             };
-            permits.push(permit);
+            reservations.push((exporter, reservation));
         }
 
-        if let Message::Traces(request) = &message {
-            self.ledger.record(
-                crate::extract::extract(request, self.max_attributes),
-                crate::ledger::Now::current(),
-            );
-        }
-
-        // An empty request has nothing to forward.
-        if item_count > 0 && !permits.is_empty() {
-            let body = match raw {
-                Some(raw) if rejections.count == 0 => raw,
-                _ => message.encode(),
+        // Disk queues first: if a write fails, the memory queues have not
+        // taken the request yet, and the client's retry is not doubled there.
+        reservations.sort_by_key(|(exporter, _)| !exporter.is_durable());
+        for (exporter, reservation) in reservations {
+            let batch = Batch {
+                signal,
+                body: body.clone(),
+                item_count,
             };
-            for permit in permits {
-                permit.send(Batch {
-                    signal,
-                    body: body.clone(),
-                    item_count,
+            if let Err(error) = reservation.commit(batch) {
+                tracing::error!(exporter = %exporter.name, %error, "queueing a request failed; the client is asked to retry");
+                let refused = item_count + rejections.count;
+                self.receiver_stats
+                    .add_items(signal, transport, ItemFate::Refused, refused);
+                return Err(ConsumeError::QueueFull {
+                    exporter: exporter.name.clone(),
                 });
             }
+        }
+
+        if let Some(extracted) = extracted {
+            self.ledger.record(extracted, crate::ledger::Now::current());
         }
 
         let stats = &self.receiver_stats;
@@ -202,6 +243,39 @@ impl Pipeline {
             rejected: rejections.count,
             error_message,
         })
+    }
+}
+
+impl Pipeline {
+    /// Applies the span changes; returns whether the request changed.
+    fn apply_transform(
+        &self,
+        request: &mut opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest,
+        extracted: &crate::extract::Extracted,
+    ) -> bool {
+        let costs = if self.transform.adds_cost() {
+            extracted
+                .llm_spans
+                .iter()
+                .filter_map(|call| {
+                    Some(((call.trace_id, call.span_id), self.ledger.cost_usd(call)?))
+                })
+                .collect()
+        } else {
+            std::collections::HashMap::new()
+        };
+        let counts = self.transform.apply(request, &costs);
+        let stats = &self.processing_stats;
+        stats
+            .removed_headers
+            .fetch_add(counts.removed_headers, Ordering::Relaxed);
+        stats
+            .changed_content
+            .fetch_add(counts.changed_content, Ordering::Relaxed);
+        stats
+            .costed_spans
+            .fetch_add(counts.costed_spans, Ordering::Relaxed);
+        counts.changed_anything()
     }
 }
 

@@ -156,6 +156,7 @@ async fn full_queue_refuses_and_records_nothing() {
         sending_queue: config::SendingQueue {
             queue_size: 1,
             num_consumers: 1,
+            ..config::SendingQueue::default()
         },
         ..config::Exporter::default()
     };
