@@ -41,6 +41,9 @@ from fake_provider import CASE_HEADER, CASES, Case
 CAPTURED_RESPONSE_HEADERS = (
     "anthropic-ratelimit-.*,x-ratelimit-.*,retry-after,retry-after-ms"
 )
+# Request headers recorded as `http.request.header.<name>`: the API keys that
+# burnrate must remove before forwarding, and one harmless header it must keep.
+CAPTURED_REQUEST_HEADERS = "x-api-key,authorization,anthropic-version"
 
 log = logging.getLogger("client_app")
 MESSAGES = [{"role": "user", "content": "Say hello."}]
@@ -113,6 +116,9 @@ def set_up_tracing(
     # The instrumentor reads this variable in instrument(), not at import.
     os.environ["OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_CLIENT_RESPONSE"] = (
         CAPTURED_RESPONSE_HEADERS
+    )
+    os.environ["OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_CLIENT_REQUEST"] = (
+        CAPTURED_REQUEST_HEADERS
     )
     HTTPX2ClientInstrumentor().instrument()
     AnthropicInstrumentor().instrument()

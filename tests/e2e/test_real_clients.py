@@ -447,11 +447,20 @@ def test_ratelimit_reset_seconds(scenario, series, kind):
     )
 
 
+# Captured request headers that burnrate removes from spans by default.
+CREDENTIAL_HEADER_ATTRIBUTES = {
+    "http.request.header.x_api_key",
+    "http.request.header.authorization",
+}
+
+
 def span_key(span: dict) -> tuple:
-    """Return the identity and content of a span, with list attribute values made hashable."""
+    """Return the identity and content of a span, with list attribute values made hashable
+    and the credential headers, which burnrate removes, left out."""
     attributes = frozenset(
         (key, tuple(value) if isinstance(value, list) else value)
         for key, value in span["attributes"].items()
+        if key not in CREDENTIAL_HEADER_ATTRIBUTES
     )
     return (
         span["trace_id"],
@@ -502,3 +511,21 @@ def test_forwarding_keeps_service_name(scenario, upstream):
         "spans with a service.name other than the one client_app set "
         f"(name, span id, service.name): {wrong}"
     )
+
+
+def test_credential_headers_do_not_reach_upstream(scenario, upstream):
+    recorded = [span for run in scenario.recorded_runs for span in run["spans"]]
+    # Both SDKs send their key in `Authorization` (anthropic 2.17, openai 3.60).
+    captured = [
+        span["name"] for span in recorded if "http.request.header.authorization" in span["attributes"]
+    ]
+    assert len(captured) == len(RUNS["checkout"]) + len(RUNS["search"]), (
+        f"client_app should have captured the API key header on every HTTP span; captured on: {captured}"
+    )
+    received = upstream.wait_for(lambda spans: len(spans) >= len(recorded), FORWARD_TIMEOUT_SECONDS)
+    leaked = sorted(
+        (span["name"], key) for span in received for key in span["attributes"] if key in CREDENTIAL_HEADER_ATTRIBUTES
+    )
+    assert not leaked, f"credential headers reached the upstream (span, attribute): {leaked}"
+    kept = [span for span in received if "http.request.header.anthropic_version" in span["attributes"]]
+    assert kept, "the harmless anthropic-version request header should still be forwarded"
