@@ -77,7 +77,7 @@ pub async fn run(
     let http_task = serve_http(http_listener, http_router, stop_receiving.clone());
     let metrics_router = api::metrics_router(pipeline.clone());
     let metrics_task = serve_http(metrics_listener, metrics_router, stop_serving.clone());
-    let admin_router = api::admin_router(readiness.clone());
+    let admin_router = api::admin_router(readiness.clone(), pipeline.clone());
     let admin_task = serve_http(admin_listener, admin_router, stop_serving.clone());
 
     readiness.set(true);

@@ -178,3 +178,100 @@ fn http_get_status(address: &str, path: &str) -> Option<u16> {
     stream.read_to_string(&mut response).ok()?;
     response.split_whitespace().nth(1)?.parse().ok()
 }
+
+/// Sends a bare HTTP/1.1 request and returns the status code and body.
+fn http_request(
+    address: &str,
+    method: &str,
+    path: &str,
+    content_type: &str,
+    body: &str,
+) -> Option<(u16, String)> {
+    use std::io::Write;
+    let mut stream = std::net::TcpStream::connect(address).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let status = response.split_whitespace().nth(1)?.parse().ok()?;
+    let body = response
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, body)| body)
+        .to_owned();
+    Some((status, body))
+}
+
+#[test]
+fn status_page_shows_exporter_health_without_secrets() {
+    let (grpc, http, metrics, admin, upstream) = (
+        free_port(),
+        free_port(),
+        free_port(),
+        free_port(),
+        free_port(),
+    );
+    let text = format!(
+        "receivers: {{ otlp: {{ grpc: {{ endpoint: 127.0.0.1:{grpc} }}, http: {{ endpoint: 127.0.0.1:{http} }} }} }}\n\
+         metrics: {{ prometheus: {{ endpoint: 127.0.0.1:{metrics} }} }}\n\
+         admin: {{ endpoint: 127.0.0.1:{admin} }}\n\
+         exporters: [{{ name: backend, endpoint: 'http://127.0.0.1:{upstream}', headers: {{ x-honeycomb-team: s3cret-value }}, \
+         retry_on_failure: {{ initial_interval: 20ms, max_interval: 50ms }} }}]\n"
+    );
+    let file = write_config(&text);
+    let mut child = Command::new(BINARY)
+        .args(["run", "--config"])
+        .arg(file.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let admin_address = format!("127.0.0.1:{admin}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while http_get_status(&admin_address, "/readyz") != Some(200) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    let span = r#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"0102030405060708090a0b0c0d0e0f10","spanId":"0102030405060708","name":"work"}]}]}]}"#;
+    let accepted = http_request(
+        &format!("127.0.0.1:{http}"),
+        "POST",
+        "/v1/traces",
+        "application/json",
+        span,
+    );
+
+    let mut status = String::new();
+    while Instant::now() < deadline {
+        status = http_request(&admin_address, "GET", "/status", "text/plain", "")
+            .map(|(_, body)| body)
+            .unwrap_or_default();
+        if status.contains("\"last_error\": {") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    assert_eq!(accepted.map(|(code, _)| code), Some(200));
+    let page: serde_json::Value = serde_json::from_str(&status).unwrap();
+    let exporter = &page["exporters"][0];
+    assert_eq!(exporter["name"], "backend");
+    assert_eq!(exporter["protocol"], "grpc");
+    assert_eq!(exporter["queue"]["storage"], "memory");
+    assert!(
+        exporter["last_error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("failed"),
+        "{status}"
+    );
+    assert!(exporter["retries"].as_u64().unwrap() >= 1, "{status}");
+    assert_eq!(page["receivers"]["http"]["spans"]["accepted"], 1);
+    assert!(!status.contains("s3cret-value"), "{status}");
+}

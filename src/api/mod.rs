@@ -1,5 +1,7 @@
-//! HTTP endpoints for operators: health on the admin listener and the
-//! Prometheus scrape endpoint.
+//! HTTP endpoints for operators: health and status on the admin listener,
+//! and the Prometheus scrape endpoint.
+
+mod status;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -28,18 +30,30 @@ impl Readiness {
     }
 }
 
+/// State of the admin listener's handlers.
+#[derive(Clone)]
+pub struct AdminState {
+    pub readiness: Arc<Readiness>,
+    pub pipeline: Arc<Pipeline>,
+}
+
 /// Routes of the admin listener: `/healthz` returns 200 while the process runs,
-/// `/readyz` only while it accepts data. Neither depends on the upstream, so a
+/// `/readyz` only while it accepts data, and `/status` describes receivers and
+/// exporters as JSON. Neither health check depends on the upstream, so a
 /// backend outage never marks the pod unready.
-pub fn admin_router(readiness: Arc<Readiness>) -> Router {
+pub fn admin_router(readiness: Arc<Readiness>, pipeline: Arc<Pipeline>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
-        .with_state(readiness)
+        .route("/status", get(status::status))
+        .with_state(AdminState {
+            readiness,
+            pipeline,
+        })
 }
 
-async fn ready(State(readiness): State<Arc<Readiness>>) -> impl IntoResponse {
-    if readiness.is_ready() {
+async fn ready(State(state): State<AdminState>) -> impl IntoResponse {
+    if state.readiness.is_ready() {
         (StatusCode::OK, "ready\n")
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "not ready\n")

@@ -67,9 +67,43 @@ pub struct ExporterStats {
     pub retries: AtomicU64,
     /// Requests taken from the queue whose delivery has not ended.
     pub in_flight_requests: AtomicU64,
+    /// Time of the last accepted export, in milliseconds since the Unix epoch; 0 before the first.
+    last_success_unix_ms: AtomicU64,
+    last_error: std::sync::Mutex<Option<LastError>>,
+}
+
+/// The most recent failed export attempt, for the status page.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LastError {
+    pub at: std::time::SystemTime,
+    pub message: String,
 }
 
 impl ExporterStats {
+    /// Time of the last accepted export, if any.
+    pub fn last_success(&self) -> Option<std::time::SystemTime> {
+        let millis = self.last_success_unix_ms.load(Ordering::Relaxed);
+        (millis > 0).then(|| std::time::UNIX_EPOCH + Duration::from_millis(millis))
+    }
+
+    pub fn last_error(&self) -> Option<LastError> {
+        match self.last_error.lock() {
+            Ok(last) => last.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    fn record_error(&self, error: &ExportError) {
+        let last = LastError {
+            at: std::time::SystemTime::now(),
+            message: error.to_string(),
+        };
+        match self.last_error.lock() {
+            Ok(mut slot) => *slot = Some(last),
+            Err(poisoned) => *poisoned.into_inner() = Some(last),
+        }
+    }
+
     /// Items the upstream accepted, including those it reported as rejected
     /// in a partial success.
     pub fn sent_items(&self, signal: Signal) -> u64 {
@@ -97,6 +131,8 @@ pub struct ExportQueue {
     pub stats: Arc<ExporterStats>,
     /// Signals this exporter takes.
     signals: Vec<Signal>,
+    /// The exporter's settings, for the status page.
+    pub settings: Arc<config::Exporter>,
 }
 
 impl ExportQueue {
@@ -168,6 +204,7 @@ pub fn spawn(
         queue: queue.clone(),
         stats: stats.clone(),
         signals: settings.signals.clone(),
+        settings: Arc::new(settings.clone()),
     };
     let worker = Worker {
         name: handle.name.clone(),
@@ -330,6 +367,7 @@ impl Worker {
                 }
                 Err(error) => error,
             };
+            self.stats.record_error(&error);
 
             let delay = backoff.delay_before_retry(error.retry_after());
             let retry = self.retry.enabled
@@ -377,6 +415,12 @@ impl Worker {
     }
 
     fn record_success(&self, batch: &Batch, rejected_items: u64) {
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| since.as_millis() as u64);
+        self.stats
+            .last_success_unix_ms
+            .store(now_ms, Ordering::Relaxed);
         let signal = batch.signal as usize;
         self.stats.sent_items[signal].fetch_add(batch.item_count, Ordering::Relaxed);
         if rejected_items > 0 {
