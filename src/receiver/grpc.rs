@@ -105,6 +105,7 @@ where
             signal: S::SIGNAL,
         };
         let max_message_bytes = self.max_message_bytes;
+        let pipeline = self.pipeline.clone();
         Box::pin(async move {
             let mut accept = EnabledCompressionEncodings::default();
             accept.enable(CompressionEncoding::Gzip);
@@ -112,28 +113,44 @@ where
                 .apply_compression_config(accept, EnabledCompressionEncodings::default())
                 .apply_max_message_size_config(Some(max_message_bytes), None);
             let response = grpc.unary(handler, request).await;
-            Ok(out_of_range_to_resource_exhausted(response))
+            Ok(rewrite_decoding_status(response, &pipeline, S::SIGNAL))
         })
     }
 }
 
-/// tonic rejects a message over the size limit with OUT_OF_RANGE, which the
-/// OTLP specification lists as retryable. RESOURCE_EXHAUSTED without retry
-/// information is not retryable by the specification, although some clients
-/// (the Python SDK 1.45) retry it anyway. Handlers never return OUT_OF_RANGE
-/// themselves, so every such status comes from the size check.
-fn out_of_range_to_resource_exhausted(mut response: http::Response<Body>) -> http::Response<Body> {
+/// Rewrites the statuses that tonic's decoder returns before the handler
+/// runs, and counts those requests as invalid. The handler itself returns
+/// only OK, INVALID_ARGUMENT and UNAVAILABLE, so any other code here comes
+/// from decoding:
+/// - a message over the size limit is OUT_OF_RANGE, which the OTLP
+///   specification lists as retryable, or RESOURCE_EXHAUSTED when it passes
+///   the limit while inflating; both become RESOURCE_EXHAUSTED, which without
+///   retry information is not retryable by the specification (some clients,
+///   such as the Python SDK 1.45, retry it anyway);
+/// - corrupt gzip data and other framing errors are INTERNAL, which becomes
+///   INVALID_ARGUMENT, because the request, not burnrate, is at fault.
+fn rewrite_decoding_status(
+    mut response: http::Response<Body>,
+    pipeline: &Pipeline,
+    signal: Signal,
+) -> http::Response<Body> {
     let headers = response.headers_mut();
-    let out_of_range = tonic::Code::OutOfRange as i32;
-    if headers
+    let code = headers
         .get(tonic::Status::GRPC_STATUS)
-        .is_some_and(|code| code.as_bytes() == out_of_range.to_string().as_bytes())
-    {
-        headers.insert(
-            tonic::Status::GRPC_STATUS,
-            (tonic::Code::ResourceExhausted as i32).into(),
-        );
-    }
+        .and_then(|code| code.to_str().ok())
+        .and_then(|code| code.parse::<i32>().ok())
+        .map(tonic::Code::from_i32);
+    let replacement = match code {
+        Some(tonic::Code::OutOfRange | tonic::Code::ResourceExhausted) => {
+            tonic::Code::ResourceExhausted
+        }
+        Some(tonic::Code::Internal) => tonic::Code::InvalidArgument,
+        _ => return response,
+    };
+    headers.insert(tonic::Status::GRPC_STATUS, (replacement as i32).into());
+    pipeline
+        .receiver_stats
+        .add_invalid_request(signal, Transport::Grpc);
     response
 }
 
