@@ -13,7 +13,9 @@ use crate::api::{self, Readiness};
 use crate::config::{self, Config};
 use crate::export::{self, DropReason, ExportQueue, Shutdown};
 use crate::ledger::Ledger;
-use crate::pipeline::{Pipeline, SpanTransform};
+use crate::log_throttle::LogThrottle;
+use crate::metrics::otlp::OtlpMetricsBuilder;
+use crate::pipeline::{Message, Pipeline, SpanTransform};
 use crate::pricing::PriceTable;
 use crate::receiver;
 use crate::receiver::grpc::{GrpcServer, LogsService, MetricsService, TraceService};
@@ -80,6 +82,14 @@ pub async fn run(
     let admin_router = api::admin_router(readiness.clone(), pipeline.clone());
     let admin_task = serve_http(admin_listener, admin_router, stop_serving.clone());
 
+    let metrics_export = config.metrics.otlp.enabled.then(|| {
+        export_own_metrics(
+            &config.metrics.otlp,
+            pipeline.clone(),
+            stop_receiving.clone(),
+        )
+    });
+
     readiness.set(true);
     tracing::info!(
         grpc = %grpc_settings.endpoint,
@@ -101,6 +111,9 @@ pub async fn run(
     stop_receiving.cancel();
     let _ = grpc_task.await;
     let _ = http_task.await;
+    if let Some(task) = metrics_export {
+        let _ = task.await;
+    }
 
     drain_exporters(
         &queues,
@@ -147,6 +160,38 @@ async fn bind(key: &'static str, address: &str) -> Result<TcpListener, StartErro
 }
 
 const MIB: usize = 1024 * 1024;
+
+static OWN_METRICS_LOG: LogThrottle = LogThrottle::new(Duration::from_secs(60));
+
+/// Sends the ledger's metrics over OTLP every `interval`, and once more when
+/// `stop` is cancelled, so the last interval is not lost at shutdown.
+fn export_own_metrics(
+    settings: &config::OtlpMetrics,
+    pipeline: Arc<Pipeline>,
+    stop: CancellationToken,
+) -> JoinHandle<()> {
+    let interval = settings.interval;
+    let mut builder = OtlpMetricsBuilder::new(settings.temporality);
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+        loop {
+            let stopping = tokio::select! {
+                _ = ticks.tick() => false,
+                () = stop.cancelled() => true,
+            };
+            let (series, _) = pipeline.ledger.snapshot();
+            let request = builder.build(&series, std::time::SystemTime::now());
+            if let Err(error) = pipeline.forward_own(&Message::Metrics(request)) {
+                if let Some(suppressed) = OWN_METRICS_LOG.check() {
+                    tracing::warn!(%error, similar_warnings_suppressed = suppressed, "burnrate's own metrics were not queued for export");
+                }
+            }
+            if stopping {
+                break;
+            }
+        }
+    })
+}
 
 fn http_limits(settings: &config::HttpReceiver) -> HttpLimits {
     HttpLimits {

@@ -116,11 +116,46 @@ impl Default for Extract {
     }
 }
 
-/// Metrics that burnrate serves.
+/// Metrics that burnrate serves and sends.
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct Metrics {
     pub prometheus: Prometheus,
+    pub otlp: OtlpMetrics,
+}
+
+/// The ledger's metrics sent over OTLP through the exporters that take
+/// metrics.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct OtlpMetrics {
+    pub enabled: bool,
+    /// Time between two exports.
+    #[serde(with = "humantime_serde")]
+    pub interval: Duration,
+    pub temporality: Temporality,
+}
+
+impl Default for OtlpMetrics {
+    fn default() -> Self {
+        OtlpMetrics {
+            enabled: false,
+            interval: Duration::from_secs(60),
+            temporality: Temporality::Cumulative,
+        }
+    }
+}
+
+/// Aggregation temporality of exported sums and histograms.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Temporality {
+    /// Totals since each series was first seen.
+    #[default]
+    Cumulative,
+    /// Changes since the previous export; each point starts where the
+    /// previous one ended.
+    Delta,
 }
 
 /// The Prometheus scrape endpoint (`GET /metrics`).

@@ -78,6 +78,14 @@ pub fn validate(config: &Config, problems: &mut Vec<Problem>) {
         }
     }
 
+    if config.metrics.otlp.enabled {
+        check_positive(
+            "metrics.otlp.interval",
+            config.metrics.otlp.interval,
+            problems,
+        );
+    }
+
     let processing = &config.processing;
     if processing.content.action == super::model::ContentAction::Truncate
         && processing.content.max_bytes == 0

@@ -94,6 +94,9 @@ pub struct SeriesState {
     pub input_token_usage: Histogram,
     pub output_token_usage: Histogram,
     pub duration_seconds: Histogram,
+    /// When the ledger first recorded this series: the start time of its
+    /// cumulative OTLP points.
+    pub first_seen: SystemTime,
 }
 
 impl Default for SeriesState {
@@ -109,11 +112,19 @@ impl Default for SeriesState {
             input_token_usage: Histogram::new(TOKEN_BUCKETS),
             output_token_usage: Histogram::new(TOKEN_BUCKETS),
             duration_seconds: Histogram::new(DURATION_BUCKETS),
+            first_seen: SystemTime::UNIX_EPOCH,
         }
     }
 }
 
 impl SeriesState {
+    fn new(first_seen: SystemTime) -> SeriesState {
+        SeriesState {
+            first_seen,
+            ..SeriesState::default()
+        }
+    }
+
     fn apply_rate_limits(&mut self, observation: &RateLimitObservation, observed_at: SystemTime) {
         for (kind, reading) in &observation.limits {
             let newer = self
@@ -229,7 +240,10 @@ impl Ledger {
             state.stats.invalid_headers += child.rate_limits.invalid.len() as u64;
             let parent = (child.trace_id, child.parent_span_id);
             if let Some(key) = state.recent_calls.get(&parent).cloned() {
-                let series = state.series.entry(key).or_default();
+                let series = state
+                    .series
+                    .entry(key)
+                    .or_insert_with(|| SeriesState::new(now.wall));
                 series.apply_rate_limits(&child.rate_limits, observed_at(child.end_time, now));
                 continue;
             }
@@ -260,7 +274,10 @@ impl Ledger {
             .recent_calls
             .insert((call.trace_id, call.span_id), key.clone(), now.instant);
 
-        let series = state.series.entry(key.clone()).or_default();
+        let series = state
+            .series
+            .entry(key.clone())
+            .or_insert_with(|| SeriesState::new(now.wall));
         series.apply_rate_limits(&call.rate_limits, observed_at(call.end_time, now));
         if let Some(child) = &child {
             series.apply_rate_limits(&child.rate_limits, observed_at(child.end_time, now));
@@ -275,7 +292,10 @@ impl Ledger {
             .as_ref()
             .and_then(|child| child.status_code)
             .map_or(call.outcome, Outcome::from_http_status);
-        let series = state.series.entry(key.clone()).or_default();
+        let series = state
+            .series
+            .entry(key.clone())
+            .or_insert_with(|| SeriesState::new(now.wall));
         series.requests[outcome as usize] += 1;
         if let Ok(elapsed) = call.end_time.duration_since(call.start_time) {
             series.duration_seconds.record(elapsed.as_secs_f64());

@@ -1,6 +1,7 @@
 //! Prometheus exposition of the ledger and of burnrate's own health.
 
 mod exposition;
+pub mod otlp;
 mod text;
 
 pub use exposition::render;

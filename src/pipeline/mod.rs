@@ -185,44 +185,12 @@ impl Pipeline {
             Some(raw) if rejections.count == 0 => raw,
             _ => message.encode(),
         };
-        let forward = !body.is_empty();
-
-        // Reserve room in every queue before recording anything, so a
-        // refused request, which the client retries, is not counted twice.
-        let mut reservations = Vec::with_capacity(self.exporters.len());
-        let takers = self
-            .exporters
-            .iter()
-            .filter(|exporter| forward && exporter.takes(signal));
-        for exporter in takers {
-            let Some(reservation) = exporter.try_reserve(body.len()) else {
+        if !body.is_empty() {
+            if let Err(error) = self.enqueue(signal, &body, item_count) {
                 let refused = item_count + rejections.count;
                 self.receiver_stats
                     .add_items(signal, transport, ItemFate::Refused, refused);
-                return Err(ConsumeError::QueueFull {
-                    exporter: exporter.name.clone(),
-                });
-            };
-            reservations.push((exporter, reservation));
-        }
-
-        // Disk queues first: if a write fails, the memory queues have not
-        // taken the request yet, and the client's retry is not doubled there.
-        reservations.sort_by_key(|(exporter, _)| !exporter.is_durable());
-        for (exporter, reservation) in reservations {
-            let batch = Batch {
-                signal,
-                body: body.clone(),
-                item_count,
-            };
-            if let Err(error) = reservation.commit(batch) {
-                tracing::error!(exporter = %exporter.name, %error, "queueing a request failed; the client is asked to retry");
-                let refused = item_count + rejections.count;
-                self.receiver_stats
-                    .add_items(signal, transport, ItemFate::Refused, refused);
-                return Err(ConsumeError::QueueFull {
-                    exporter: exporter.name.clone(),
-                });
+                return Err(error);
             }
         }
 
@@ -247,6 +215,54 @@ impl Pipeline {
 }
 
 impl Pipeline {
+    /// Queues a request for every exporter that takes its signal, or for
+    /// none: room is reserved in every queue before any commits, so a refused
+    /// request, which the client retries, is not queued twice.
+    fn enqueue(&self, signal: Signal, body: &Bytes, item_count: u64) -> Result<(), ConsumeError> {
+        let mut reservations = Vec::with_capacity(self.exporters.len());
+        for exporter in self
+            .exporters
+            .iter()
+            .filter(|exporter| exporter.takes(signal))
+        {
+            let Some(reservation) = exporter.try_reserve(body.len()) else {
+                return Err(ConsumeError::QueueFull {
+                    exporter: exporter.name.clone(),
+                });
+            };
+            reservations.push((exporter, reservation));
+        }
+
+        // Disk queues first: if a write fails, the memory queues have not
+        // taken the request yet, and the client's retry is not doubled there.
+        reservations.sort_by_key(|(exporter, _)| !exporter.is_durable());
+        for (exporter, reservation) in reservations {
+            let batch = Batch {
+                signal,
+                body: body.clone(),
+                item_count,
+            };
+            if let Err(error) = reservation.commit(batch) {
+                tracing::error!(exporter = %exporter.name, %error, "queueing a request failed; the client is asked to retry");
+                return Err(ConsumeError::QueueFull {
+                    exporter: exporter.name.clone(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Queues a request that burnrate made itself, such as its metrics over
+    /// OTLP, for the exporters that take its signal. Receiver counters and
+    /// the ledger do not see it.
+    pub fn forward_own(&self, message: &Message) -> Result<(), ConsumeError> {
+        let item_count = message.item_count();
+        if item_count == 0 {
+            return Ok(());
+        }
+        self.enqueue(message.signal(), &message.encode(), item_count)
+    }
+
     /// Applies the span changes; returns whether the request changed.
     fn apply_transform(
         &self,

@@ -59,6 +59,8 @@ pub struct Settings {
     pub http_max_request_body_size_mib: u64,
     pub http_max_decompressed_body_size_mib: u64,
     pub shutdown_timeout: &'static str,
+    /// `metrics.otlp.interval`; `None` leaves burnrate's own OTLP metrics off.
+    pub own_metrics_interval: Option<&'static str>,
 }
 
 impl Settings {
@@ -79,6 +81,7 @@ impl Settings {
             http_max_request_body_size_mib: 16,
             http_max_decompressed_body_size_mib: 64,
             shutdown_timeout: "10s",
+            own_metrics_interval: None,
         }
     }
 
@@ -97,6 +100,9 @@ receivers:
 metrics:
   prometheus:
     endpoint: {metrics}
+  otlp:
+    enabled: {own_metrics}
+    interval: {own_metrics_interval}
 admin:
   endpoint: {admin}
 exporters:
@@ -133,6 +139,8 @@ service:
             max_interval = self.retry_max_interval,
             max_elapsed = self.retry_max_elapsed_time,
             shutdown = self.shutdown_timeout,
+            own_metrics = self.own_metrics_interval.is_some(),
+            own_metrics_interval = self.own_metrics_interval.unwrap_or("60s"),
         )
     }
 }
