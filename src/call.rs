@@ -27,6 +27,17 @@ impl std::ops::AddAssign for TokenCounts {
 }
 
 impl TokenCounts {
+    /// The counts by `gen_ai_token_type` label value, in a fixed order.
+    pub fn by_type(&self) -> [(&'static str, u64); 5] {
+        [
+            ("input", self.input),
+            ("output", self.output),
+            ("cache_read", self.cache_read),
+            ("cache_creation", self.cache_creation),
+            ("reasoning", self.reasoning),
+        ]
+    }
+
     pub fn total(&self) -> u64 {
         [
             self.output,

@@ -132,13 +132,12 @@ fn write_call_counters(
         |state, outcome| outcome.map(|outcome| state.requests[outcome as usize] as f64),
     );
 
-    let token_types = [
-        (0, "input"),
-        (1, "output"),
-        (2, "cache_read"),
-        (3, "cache_creation"),
-        (4, "reasoning"),
-    ];
+    let token_types: Vec<(usize, &str)> = crate::call::TokenCounts::default()
+        .by_type()
+        .iter()
+        .enumerate()
+        .map(|(index, (token_type, _))| (index, *token_type))
+        .collect();
     write_per_series(
         writer,
         series,
@@ -148,17 +147,7 @@ fn write_call_counters(
             "Tokens by type. The types partition a call's tokens: input excludes cache reads and writes, output excludes reasoning.",
         ),
         Some(("gen_ai_token_type", &token_types)),
-        |state, token_type| {
-            let tokens = &state.tokens;
-            let count = match token_type? {
-                0 => tokens.input,
-                1 => tokens.output,
-                2 => tokens.cache_read,
-                3 => tokens.cache_creation,
-                _ => tokens.reasoning,
-            };
-            Some(count as f64)
-        },
+        |state, index| Some(state.tokens.by_type()[index?].1 as f64),
     );
 
     write_per_series::<()>(

@@ -23,7 +23,7 @@ use opentelemetry_proto::tonic::metrics::v1::{
 };
 use opentelemetry_proto::tonic::resource::v1::Resource;
 
-use crate::call::{LimitKind, Outcome, TokenCounts};
+use crate::call::{LimitKind, Outcome};
 use crate::config::Temporality;
 use crate::ledger::{Histogram, PICOS_PER_USD, SeriesKey, SeriesState};
 
@@ -167,6 +167,9 @@ impl OtlpMetricsBuilder {
     }
 }
 
+/// Reads one of a series' histograms.
+type HistogramReader = fn(&SeriesState) -> &Histogram;
+
 /// The data points of every metric, gathered series by series.
 #[derive(Default)]
 struct MetricSet {
@@ -193,15 +196,10 @@ impl MetricSet {
             self.requests
                 .push(window.sum_point(&[("outcome", outcome.as_str())], as_int(count)));
         }
-        let token_types: [(&str, fn(&TokenCounts) -> u64); 5] = [
-            ("input", |tokens| tokens.input),
-            ("output", |tokens| tokens.output),
-            ("cache_read", |tokens| tokens.cache_read),
-            ("cache_creation", |tokens| tokens.cache_creation),
-            ("reasoning", |tokens| tokens.reasoning),
-        ];
-        for (token_type, read) in token_types {
-            let count = window.counter(|state| read(&state.tokens));
+        let previous_tokens = window.previous.map(|previous| previous.tokens.by_type());
+        for (index, (token_type, total)) in window.state.tokens.by_type().into_iter().enumerate() {
+            let count =
+                total.saturating_sub(previous_tokens.map_or(0, |previous| previous[index].1));
             self.tokens
                 .push(window.sum_point(&[("gen_ai.token.type", token_type)], as_int(count)));
         }
@@ -246,7 +244,7 @@ impl MetricSet {
             }
         }
 
-        let histograms: [(&str, fn(&SeriesState) -> &Histogram); 2] = [
+        let histograms: [(&str, HistogramReader); 2] = [
             ("input", |state| &state.input_token_usage),
             ("output", |state| &state.output_token_usage),
         ];

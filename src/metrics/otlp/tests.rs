@@ -2,7 +2,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::*;
-use crate::call::{LimitReading, RateLimitObservation};
+use crate::call::{LimitReading, RateLimitObservation, TokenCounts};
 use crate::extract::{Extracted, LlmSpan, Source};
 use crate::ledger::{Ledger, Now};
 use crate::pricing::PriceTable;
