@@ -2,8 +2,8 @@
 //! held in memory or, when configured, on disk in a redb database so that
 //! acknowledged data survives a crash.
 //!
-//! A request is first reserved, which counts it against the bounds, then
-//! committed; the pipeline reserves in every exporter's queue before it
+//! A request is first reserved, which counts it against the bounds, and then
+//! committed. The pipeline reserves in every exporter's queue before it
 //! commits in any, so a request that one queue cannot take is refused whole.
 //! Consumers take batches: queued requests of one signal whose protobuf
 //! encodings are concatenated, which protobuf decodes as one request holding

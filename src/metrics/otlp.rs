@@ -2,9 +2,9 @@
 //! that take metrics.
 //!
 //! The requests are built from the ledger directly rather than through the
-//! OpenTelemetry SDK's metrics pipeline, because each series carries its own
-//! start time (when the ledger first recorded it) and the SDK gives every
-//! cumulative series the start time of its reader. Names use dots and the
+//! OpenTelemetry SDK's metrics pipeline. Each series carries its own start
+//! time, when the ledger first recorded it, and the SDK gives every
+//! cumulative series the start time of its reader instead. Names use dots and the
 //! semantic-convention attribute keys; the standard OTLP-to-Prometheus
 //! translation (with metric suffixes) turns them into the names that
 //! `GET /metrics` serves, so one PromQL rule works on both.
@@ -34,8 +34,8 @@ const OUTCOMES: [Outcome; 4] = [
     Outcome::Error,
 ];
 
-/// Builds one OTLP metrics request per interval, remembering what the
-/// previous one said so that delta points chain.
+/// Builds one OTLP metrics request per interval, keeping the previous
+/// export's values so that delta points chain.
 #[derive(Debug)]
 pub struct OtlpMetricsBuilder {
     temporality: Temporality,
@@ -68,8 +68,8 @@ impl Window<'_> {
         attributes
     }
 
-    /// A counter's value for this window: the total, or the change since the
-    /// previous export.
+    /// Returns a counter's value for this window: the total, or the change
+    /// since the previous export.
     fn counter(&self, read: impl Fn(&SeriesState) -> u64) -> u64 {
         let total = read(self.state);
         total.saturating_sub(self.previous.map_or(0, &read))

@@ -28,7 +28,7 @@ const CONTENT_KEYS: [&str; 5] = [
 /// Older per-message forms: `gen_ai.prompt.0.content`, `gen_ai.completion.1.content`.
 const PER_MESSAGE_PREFIXES: [&str; 2] = ["gen_ai.prompt.", "gen_ai.completion."];
 
-/// What one pass changed, for burnrate's own counters.
+/// Counts of the changes one pass made, for burnrate's own counters.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TransformCounts {
     pub removed_headers: u64,

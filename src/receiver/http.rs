@@ -1,10 +1,11 @@
 //! The OTLP/HTTP receiver: `POST /v1/traces`, `/v1/metrics` and `/v1/logs`
 //! with protobuf or JSON bodies, optionally gzip-compressed.
 //!
-//! Status codes follow the OTLP/HTTP specification: 200 with a partial
-//! success when some items were invalid, 400 for a request that cannot be
-//! decoded, 413 for a body over a size limit, 415 for an unsupported content
-//! type or encoding, and 503 with `Retry-After` when an export queue is full.
+//! Status codes follow the OTLP/HTTP specification. A request gets 200, with
+//! a partial success when some items were invalid; 400 when it cannot be
+//! decoded; 413 when its body is over a size limit; 415 for an unsupported
+//! content type or encoding; and 503 with `Retry-After` when an export queue
+//! is full.
 
 use std::io::Read;
 use std::sync::Arc;

@@ -1,5 +1,5 @@
-//! A TCP listener that holds at most a configured number of open
-//! connections: past the limit, new connections wait in the kernel's accept
+//! A TCP listener that keeps at most a configured number of connections
+//! open: past the limit, new connections wait in the kernel's accept
 //! queue until one closes.
 
 use std::io;
@@ -65,7 +65,7 @@ impl LimitedListener {
         }
     }
 
-    /// The listener as a stream of connections, for tonic.
+    /// Turns the listener into a stream of connections, for tonic.
     pub fn into_stream(
         self,
     ) -> impl futures_util::Stream<Item = io::Result<LimitedStream>> + Send + 'static {
