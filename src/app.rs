@@ -266,8 +266,11 @@ async fn drain_exporters(
     }
     for queue in queues {
         let dropped = queue.failed_items(DropReason::Shutdown);
+        let on_disk = queue.requests_on_disk();
         if dropped > 0 {
             tracing::error!(exporter = %queue.name, dropped_items = dropped, "data was not delivered before the shutdown deadline");
+        } else if on_disk > 0 {
+            tracing::warn!(exporter = %queue.name, requests = on_disk, "requests left in the disk queue are sent after the next start");
         } else {
             tracing::info!(exporter = %queue.name, "export queue drained");
         }

@@ -107,11 +107,11 @@ fn tls_config(tls: &config::Tls) -> Result<ClientTlsConfig, String> {
 
 impl From<tonic::Status> for ExportError {
     /// Converts a status and tells a status that the server sent from one that
-    /// tonic made up for a broken connection. tonic reports a broken
-    /// connection as `UNKNOWN` with the transport error as its source, and a
-    /// status read from the wire has no source. A broken connection is
-    /// retryable, as the OTLP specification asks, but a server's `UNKNOWN` is
-    /// permanent.
+    /// tonic made up for a broken connection. tonic 0.14 reports a broken
+    /// connection as `UNKNOWN`, and an HTTP/2 error such as a GOAWAY as
+    /// `INTERNAL`, with the transport error as its source; a status read from
+    /// the wire has no source. A broken connection is retryable, as the OTLP
+    /// specification asks, but a server's `UNKNOWN` or `INTERNAL` is permanent.
     fn from(status: tonic::Status) -> ExportError {
         let message = match std::error::Error::source(&status) {
             None => status.message().to_owned(),
@@ -126,7 +126,9 @@ impl From<tonic::Status> for ExportError {
                 }
             }
         };
-        if status.code() == tonic::Code::Unknown && std::error::Error::source(&status).is_some() {
+        let made_by_tonic = matches!(status.code(), tonic::Code::Unknown | tonic::Code::Internal)
+            && std::error::Error::source(&status).is_some();
+        if made_by_tonic {
             return ExportError::Transport { message };
         }
         ExportError::Grpc {

@@ -162,6 +162,11 @@ impl ExportQueue {
         self.queue.queued_bytes()
     }
 
+    /// Requests a disk queue keeps for the next start.
+    pub fn requests_on_disk(&self) -> usize {
+        self.queue.requests_on_disk()
+    }
+
     pub fn limits(&self) -> QueueLimits {
         self.queue.limits()
     }
@@ -334,10 +339,6 @@ impl Worker {
         // queue keeps it for the next start.
         worker.queue.close();
         if worker.queue.is_durable() {
-            let left = worker.queue.depth();
-            if left > 0 {
-                tracing::warn!(exporter = %worker.name, requests = left, "requests left in the disk queue are sent after the next start");
-            }
             return;
         }
         while let Some(taken) = worker.queue.take(usize::MAX, Duration::ZERO).await {

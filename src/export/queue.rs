@@ -73,6 +73,8 @@ struct State {
     /// Bytes of taken requests still on disk, which count against the bound
     /// until they are delivered or given up.
     taken_bytes_on_disk: usize,
+    /// Number of those requests.
+    taken_requests_on_disk: usize,
     next_id: u64,
     closed: bool,
 }
@@ -159,6 +161,17 @@ impl Queue {
         self.lock().entries.len()
     }
 
+    /// Requests still on disk: waiting, or taken and not yet delivered or
+    /// given up. Always 0 for a memory queue.
+    pub fn requests_on_disk(&self) -> usize {
+        let state = self.lock();
+        if self.disk.is_some() {
+            state.entries.len() + state.taken_requests_on_disk
+        } else {
+            0
+        }
+    }
+
     /// Bytes of the requests waiting.
     pub fn queued_bytes(&self) -> usize {
         self.lock().queued_bytes
@@ -217,6 +230,7 @@ impl Queue {
         state.queued_bytes -= bytes;
         if self.disk.is_some() {
             state.taken_bytes_on_disk += bytes;
+            state.taken_requests_on_disk += taken.len();
         }
         drop(state);
 
@@ -255,7 +269,9 @@ impl Queue {
             if let Err(error) = disk.remove(&taken.ids) {
                 tracing::error!(%error, "removing delivered data from the disk queue failed; it may be sent again after a restart");
             }
-            self.lock().taken_bytes_on_disk -= taken.bytes;
+            let mut state = self.lock();
+            state.taken_bytes_on_disk -= taken.bytes;
+            state.taken_requests_on_disk -= taken.ids.len();
         }
     }
 

@@ -85,6 +85,16 @@ pub enum ConsumeError {
     /// An export queue is full; the client should retry later.
     #[error("export queue of exporter `{exporter}` is full; retry later")]
     QueueFull { exporter: Arc<str> },
+    /// The request is larger than an export queue can ever hold; a retry
+    /// cannot succeed.
+    #[error(
+        "request of {bytes} bytes is larger than the export queue of exporter `{exporter}` ({max_bytes} bytes); send smaller batches"
+    )]
+    TooLarge {
+        exporter: Arc<str>,
+        bytes: usize,
+        max_bytes: usize,
+    },
 }
 
 pub struct Pipeline {
@@ -187,9 +197,13 @@ impl Pipeline {
         };
         if !body.is_empty() {
             if let Err(error) = self.enqueue(signal, &body, item_count) {
-                let refused = item_count + rejections.count;
+                let fate = match error {
+                    ConsumeError::TooLarge { .. } => ItemFate::Rejected,
+                    _ => ItemFate::Refused,
+                };
+                let count = item_count + rejections.count;
                 self.receiver_stats
-                    .add_items(signal, transport, ItemFate::Refused, refused);
+                    .add_items(signal, transport, fate, count);
                 return Err(error);
             }
         }
@@ -225,6 +239,14 @@ impl Pipeline {
             .iter()
             .filter(|exporter| exporter.takes(signal))
         {
+            let max_bytes = exporter.limits().max_bytes;
+            if body.len() > max_bytes {
+                return Err(ConsumeError::TooLarge {
+                    exporter: exporter.name.clone(),
+                    bytes: body.len(),
+                    max_bytes,
+                });
+            }
             let Some(reservation) = exporter.try_reserve(body.len()) else {
                 return Err(ConsumeError::QueueFull {
                     exporter: exporter.name.clone(),

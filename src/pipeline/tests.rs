@@ -185,3 +185,28 @@ async fn full_queue_refuses_and_records_nothing() {
     );
     assert!(stats.items(Signal::Traces, Transport::Grpc, ItemFate::Accepted) >= 1);
 }
+
+#[tokio::test]
+async fn request_larger_than_queue_is_rejected_not_refused() {
+    let settings = config::Exporter {
+        name: "small".to_owned(),
+        endpoint: "http://127.0.0.1:1".to_owned(),
+        sending_queue: config::SendingQueue {
+            max_size_mib: 1,
+            ..config::SendingQueue::default()
+        },
+        ..config::Exporter::default()
+    };
+    let (queue, _task) = crate::export::spawn(&settings, crate::export::Shutdown::default()).unwrap();
+    let pipeline = pipeline(vec![queue]);
+    let mut big = valid_span(1);
+    big.name = "x".repeat(2 * 1024 * 1024);
+    let body = Bytes::from(traces(vec![big]).encode_to_vec());
+
+    let error = pipeline.consume_protobuf(Signal::Traces, Transport::Http, body).unwrap_err();
+    assert!(matches!(error, ConsumeError::TooLarge { .. }), "{error:?}");
+    assert!(error.to_string().contains("send smaller batches"), "{error}");
+    let stats = &pipeline.receiver_stats;
+    assert_eq!(stats.items(Signal::Traces, Transport::Http, ItemFate::Rejected), 1);
+    assert_eq!(stats.items(Signal::Traces, Transport::Http, ItemFate::Refused), 0);
+}

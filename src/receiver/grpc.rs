@@ -175,6 +175,9 @@ impl UnaryService<Bytes> for ExportHandler {
                 Err(error @ ConsumeError::Invalid { .. }) => {
                     Err(tonic::Status::invalid_argument(error.to_string()))
                 }
+                Err(error @ ConsumeError::TooLarge { .. }) => {
+                    Err(tonic::Status::resource_exhausted(error.to_string()))
+                }
                 Err(error @ ConsumeError::QueueFull { .. }) => {
                     Err(tonic::Status::unavailable(error.to_string()))
                 }

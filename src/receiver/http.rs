@@ -165,6 +165,11 @@ async fn handle(
             tonic::Code::InvalidArgument,
             error.to_string(),
         ),
+        ConsumeError::TooLarge { .. } => Rejection::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            tonic::Code::ResourceExhausted,
+            error.to_string(),
+        ),
         ConsumeError::QueueFull { .. } => Rejection::new(
             StatusCode::SERVICE_UNAVAILABLE,
             tonic::Code::Unavailable,

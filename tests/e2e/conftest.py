@@ -56,6 +56,8 @@ class Burnrate:
     grpc_endpoint: str
     metrics_url: str
     admin_url: str
+    # The OTLP/HTTP receiver's base URL, or "" where the config leaves it at its default.
+    http_url: str = ""
 
     def stderr(self) -> str:
         return self.stderr_path.read_text(errors="replace")
@@ -221,3 +223,97 @@ def run_client_app(
         f"client_app exited with {completed.returncode}; stderr:\n{completed.stderr}"
     )
     return json.loads(output.read_text())
+
+
+def launch_burnrate(
+    burnrate_bin: Path,
+    work_dir: Path,
+    exporters: list[dict],
+    service: dict | None = None,
+) -> Burnrate:
+    """Start burnrate with every listener on a free 127.0.0.1 port and wait for /readyz.
+
+    `exporters` is the config's `exporters` list and `service` its `service` section,
+    as Python values. The config is written as JSON, which YAML reads unchanged.
+    RUST_LOG is removed from burnrate's environment, so `service.log_level` applies.
+    """
+    work_dir.mkdir(parents=True, exist_ok=True)
+    grpc_port, http_port, metrics_port, admin_port = (free_port() for _ in range(4))
+    config = {
+        "receivers": {
+            "otlp": {
+                "grpc": {"endpoint": f"127.0.0.1:{grpc_port}"},
+                "http": {"endpoint": f"127.0.0.1:{http_port}"},
+            }
+        },
+        "metrics": {"prometheus": {"endpoint": f"127.0.0.1:{metrics_port}"}},
+        "admin": {"endpoint": f"127.0.0.1:{admin_port}"},
+        "exporters": exporters,
+        "service": service or {},
+    }
+    config_path = work_dir / "burnrate.yaml"
+    config_path.write_text(json.dumps(config, indent=2) + "\n")
+    stderr_path = work_dir / "stderr.log"
+    environment = dict(os.environ)
+    environment.pop("RUST_LOG", None)
+    with (
+        open(work_dir / "stdout.log", "wb") as stdout,
+        open(stderr_path, "wb") as stderr,
+    ):
+        process = subprocess.Popen(
+            [str(burnrate_bin), "run", "--config", str(config_path)],
+            stdout=stdout,
+            stderr=stderr,
+            cwd=work_dir,
+            env=environment,
+        )
+    instance = Burnrate(
+        process=process,
+        config_path=config_path,
+        stderr_path=stderr_path,
+        grpc_endpoint=f"127.0.0.1:{grpc_port}",
+        metrics_url=f"http://127.0.0.1:{metrics_port}/metrics",
+        admin_url=f"http://127.0.0.1:{admin_port}",
+        http_url=f"http://127.0.0.1:{http_port}",
+    )
+    try:
+        wait_until_ready(instance)
+    except BaseException:
+        terminate_process(process)
+        raise
+    return instance
+
+
+def terminate_process(
+    process: subprocess.Popen, timeout_seconds: float = STOP_TIMEOUT_SECONDS
+) -> None:
+    """Send SIGTERM, then SIGKILL if the process still runs after `timeout_seconds`."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout_seconds)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=5)
+
+
+@pytest.fixture
+def burnrate_launcher(burnrate_bin, tmp_path):
+    """Return a function that starts burnrate like `launch_burnrate`.
+
+    Call it as `launch(exporters, service=None, name="burnrate")`. `name` is the
+    instance's folder under the test's tmp_path. Every instance is stopped at teardown.
+    """
+    started: list[subprocess.Popen] = []
+
+    def launch(
+        exporters: list[dict], service: dict | None = None, name: str = "burnrate"
+    ) -> Burnrate:
+        instance = launch_burnrate(burnrate_bin, tmp_path / name, exporters, service)
+        started.append(instance.process)
+        return instance
+
+    yield launch
+    for process in started:
+        terminate_process(process)
