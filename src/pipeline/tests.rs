@@ -197,16 +197,28 @@ async fn request_larger_than_queue_is_rejected_not_refused() {
         },
         ..config::Exporter::default()
     };
-    let (queue, _task) = crate::export::spawn(&settings, crate::export::Shutdown::default()).unwrap();
+    let (queue, _task) =
+        crate::export::spawn(&settings, crate::export::Shutdown::default()).unwrap();
     let pipeline = pipeline(vec![queue]);
     let mut big = valid_span(1);
     big.name = "x".repeat(2 * 1024 * 1024);
     let body = Bytes::from(traces(vec![big]).encode_to_vec());
 
-    let error = pipeline.consume_protobuf(Signal::Traces, Transport::Http, body).unwrap_err();
+    let error = pipeline
+        .consume_protobuf(Signal::Traces, Transport::Http, body)
+        .unwrap_err();
     assert!(matches!(error, ConsumeError::TooLarge { .. }), "{error:?}");
-    assert!(error.to_string().contains("send smaller batches"), "{error}");
+    assert!(
+        error.to_string().contains("send smaller batches"),
+        "{error}"
+    );
     let stats = &pipeline.receiver_stats;
-    assert_eq!(stats.items(Signal::Traces, Transport::Http, ItemFate::Rejected), 1);
-    assert_eq!(stats.items(Signal::Traces, Transport::Http, ItemFate::Refused), 0);
+    assert_eq!(
+        stats.items(Signal::Traces, Transport::Http, ItemFate::Rejected),
+        1
+    );
+    assert_eq!(
+        stats.items(Signal::Traces, Transport::Http, ItemFate::Refused),
+        0
+    );
 }
