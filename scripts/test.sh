@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Runs every test of burnrate: formatting, lints, unit tests, and the
-# end-to-end test that drives the built binary with the real Python
-# anthropic and openai SDKs. Installs the Python packages it needs into a
-# virtualenv under target/.
+# Runs every test of burnrate: formatting, lints, unit and integration tests,
+# the end-to-end tests that drive the built binary with the real Python
+# anthropic and openai SDKs and a real rotel, and a short fuzzing run.
+# Installs what it needs: Python packages into a virtualenv under target/,
+# and cargo-fuzz under target/fuzz-tools/.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -19,3 +20,6 @@ echo "== end-to-end test with the real Python SDKs"
 cargo build --locked
 python="$(scripts/python-env.sh | tail -n 1)"
 BURNRATE_BIN="$PWD/target/debug/burnrate" "$python" -m pytest tests/e2e -v
+
+echo "== short fuzzing run"
+scripts/fuzz.sh
