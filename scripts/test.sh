@@ -16,10 +16,11 @@ cargo clippy --locked --all-targets -- -D warnings
 echo "== cargo test"
 cargo test --locked
 
+echo "== short fuzzing run"
+scripts/fuzz.sh
+
+# Last, so that pytest's summary closes the output.
 echo "== end-to-end test with the real Python SDKs"
 cargo build --locked
 python="$(scripts/python-env.sh | tail -n 1)"
 BURNRATE_BIN="$PWD/target/debug/burnrate" "$python" -m pytest tests/e2e -v
-
-echo "== short fuzzing run"
-scripts/fuzz.sh
