@@ -19,8 +19,8 @@ impl Signal {
         }
     }
 
-    /// The item a count refers to, as in the names of burnrate's own metrics
-    /// (`burnrate_receiver_accepted_spans_total`).
+    /// Returns the item a count refers to, as in the names of burnrate's own
+    /// metrics (`burnrate_receiver_accepted_spans_total`).
     pub fn item_name(self) -> &'static str {
         match self {
             Signal::Traces => "spans",
@@ -29,7 +29,7 @@ impl Signal {
         }
     }
 
-    /// The gRPC method path of the signal's OTLP export service.
+    /// Returns the gRPC method path of the signal's OTLP export service.
     pub fn grpc_path(self) -> &'static str {
         match self {
             Signal::Traces => "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
@@ -38,7 +38,14 @@ impl Signal {
         }
     }
 
-    /// The OTLP/HTTP request path.
+    /// Finds the signal whose gRPC export method has this path.
+    pub fn from_grpc_path(path: &str) -> Option<Signal> {
+        Signal::ALL
+            .into_iter()
+            .find(|signal| signal.grpc_path() == path)
+    }
+
+    /// Returns the OTLP/HTTP request path.
     pub fn http_path(self) -> &'static str {
         match self {
             Signal::Traces => "/v1/traces",
@@ -48,7 +55,7 @@ impl Signal {
     }
 }
 
-/// How a request reached burnrate, as the `transport` label.
+/// Transport a request arrived on, as the `transport` label.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Transport {
     Grpc,

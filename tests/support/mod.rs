@@ -18,58 +18,7 @@ pub mod upstream;
 use std::future::Future;
 use std::time::Duration;
 
-/// An OTLP signal with its gRPC method and OTLP/HTTP path.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Signal {
-    Traces,
-    Metrics,
-    Logs,
-}
-
-impl Signal {
-    pub const ALL: [Signal; 3] = [Signal::Traces, Signal::Metrics, Signal::Logs];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Signal::Traces => "traces",
-            Signal::Metrics => "metrics",
-            Signal::Logs => "logs",
-        }
-    }
-
-    /// Returns the item name in burnrate's counters, as in
-    /// `burnrate_receiver_accepted_spans_total`.
-    pub fn item_name(self) -> &'static str {
-        match self {
-            Signal::Traces => "spans",
-            Signal::Metrics => "metric_points",
-            Signal::Logs => "log_records",
-        }
-    }
-
-    pub fn grpc_path(self) -> &'static str {
-        match self {
-            Signal::Traces => "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
-            Signal::Metrics => "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
-            Signal::Logs => "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
-        }
-    }
-
-    pub fn http_path(self) -> &'static str {
-        match self {
-            Signal::Traces => "/v1/traces",
-            Signal::Metrics => "/v1/metrics",
-            Signal::Logs => "/v1/logs",
-        }
-    }
-
-    /// Finds the signal of a gRPC method path.
-    pub fn from_grpc_path(path: &str) -> Option<Signal> {
-        Signal::ALL
-            .into_iter()
-            .find(|signal| signal.grpc_path() == path)
-    }
-}
+pub use burnrate::signal::Signal;
 
 /// Polls `condition` every 20 ms until it returns true or `timeout` passes,
 /// and returns its last result.
