@@ -27,7 +27,7 @@ impl std::ops::AddAssign for TokenCounts {
 }
 
 impl TokenCounts {
-    /// The counts by `gen_ai_token_type` label value, in a fixed order.
+    /// Returns the counts by `gen_ai_token_type` label value, in a fixed order.
     pub fn by_type(&self) -> [(&'static str, u64); 5] {
         [
             ("input", self.input),

@@ -111,7 +111,7 @@ fn run_fails_clearly_when_port_is_taken() {
     );
 }
 
-/// Plain `burnrate` runs on the embedded default config, answers `/readyz`
+/// Plain `burnrate` runs on the embedded default config, returns 200 on `/readyz`
 /// on 127.0.0.1:13133, and stops cleanly on SIGTERM.
 #[test]
 fn default_config_starts_and_stops_on_sigterm() {

@@ -119,8 +119,8 @@ async fn send_all(grpc_port: u16) {
     }
 }
 
-/// An OTLP/gRPC upstream made of burnrate's own receiver, whose counters
-/// tell how many spans arrived.
+/// Starts an OTLP/gRPC upstream made of burnrate's own receiver, whose
+/// counters show how many spans arrived.
 async fn start_upstream(port: u16) -> Arc<Pipeline> {
     let ledger = Arc::new(Ledger::new(PriceTable::embedded()));
     let pipeline = Arc::new(Pipeline::new(ledger, Vec::new(), 256));

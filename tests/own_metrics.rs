@@ -35,7 +35,8 @@ fn llm_span_request() -> Vec<u8> {
     otlp::traces("search", vec![span]).encode_to_vec()
 }
 
-/// The `ok` count of `burnrate.llm.requests` in a metrics request, if present.
+/// Returns the `ok` count of `burnrate.llm.requests` in a metrics request, if
+/// present.
 fn ok_requests(request: &ExportMetricsServiceRequest) -> Option<i64> {
     let metric = request
         .resource_metrics

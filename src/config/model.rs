@@ -99,7 +99,7 @@ impl Default for HttpReceiver {
     }
 }
 
-/// How spans are read for rate and cost metrics.
+/// Settings of the extraction that turns spans into rate and cost metrics.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct Extract {
@@ -467,7 +467,7 @@ impl Default for SendingQueue {
     }
 }
 
-/// Where an exporter's queue keeps its requests.
+/// Storage of an exporter's queue.
 #[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum QueueStorage {
@@ -479,7 +479,7 @@ pub enum QueueStorage {
     Disk,
 }
 
-/// How queued requests are combined into one export.
+/// Settings that combine queued requests into one export.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct BatchSettings {
@@ -559,7 +559,7 @@ impl Default for Processing {
     }
 }
 
-/// What happens to prompt and response content attributes
+/// Handling of prompt and response content attributes
 /// (`gen_ai.input.messages`, `gen_ai.output.messages`,
 /// `gen_ai.system_instructions`, and the older `gen_ai.prompt`,
 /// `gen_ai.completion` and `gen_ai.{prompt,completion}.N.content`).
@@ -567,7 +567,7 @@ impl Default for Processing {
 #[serde(default)]
 pub struct ContentSettings {
     pub action: ContentAction,
-    /// Longest value kept with `action: truncate`, in bytes.
+    /// Maximum length of a value kept with `action: truncate`, in bytes.
     pub max_bytes: usize,
 }
 
@@ -600,7 +600,7 @@ pub enum ContentAction {
 #[serde(default)]
 pub struct SpanCost {
     pub enabled: bool,
-    /// Attribute that holds the cost in US dollars. `<attribute>` is set
+    /// Attribute that contains the cost in US dollars. `<attribute>` is set
     /// beside it to `currency` and `source` attributes named by replacing its
     /// last segment, so the default yields `gen_ai.usage.cost.currency = USD`
     /// and `gen_ai.usage.cost.source = local`.

@@ -106,7 +106,7 @@ fn tls_config(tls: &config::Tls) -> Result<ClientTlsConfig, String> {
 }
 
 impl From<tonic::Status> for ExportError {
-    /// Converts a status and tells a status that the server sent from one that
+    /// Converts a status and distinguishes a status that the server sent from one that
     /// tonic made up for a broken connection. tonic 0.14 reports a broken
     /// connection as `UNKNOWN`, and an HTTP/2 error such as a GOAWAY as
     /// `INTERNAL`, with the transport error as its source; a status read from

@@ -142,12 +142,13 @@ impl ExportQueue {
         self.queue.try_reserve(bytes)
     }
 
-    /// Whether requests of `signal` go to this exporter.
+    /// Returns whether requests of `signal` go to this exporter.
     pub fn takes(&self, signal: Signal) -> bool {
         self.signals.contains(&signal)
     }
 
-    /// Whether the queue writes requests to disk before they are acknowledged.
+    /// Returns whether the queue writes requests to disk before they are
+    /// acknowledged.
     pub fn is_durable(&self) -> bool {
         self.queue.is_durable()
     }
@@ -247,7 +248,7 @@ fn open_queue(settings: &config::Exporter) -> Result<Queue, QueueError> {
     }
 }
 
-/// The database file of an exporter's disk queue. Characters other than
+/// Returns the database file of an exporter's disk queue. Characters other than
 /// letters, digits and '-' in the name become '_'.
 pub fn disk_queue_path(directory: &std::path::Path, exporter: &str) -> PathBuf {
     let file: String = exporter
@@ -274,7 +275,7 @@ struct Worker {
     shutdown: Shutdown,
 }
 
-/// How the delivery of one batch ended.
+/// End state of the delivery of one batch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Delivery {
     /// Sent, or given up and counted.

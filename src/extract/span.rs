@@ -35,7 +35,7 @@ const HEADER_PREFIX: &str = "http.response.header.";
 /// hold a few million tokens, so anything above this is a broken counter.
 pub const MAX_TOKENS_PER_CALL: u64 = 100_000_000;
 
-/// Longest provider, model, operation or id accepted, in bytes. Longer values
+/// Maximum length of an accepted provider, model, operation or id, in bytes. Longer values
 /// would make unbounded Prometheus label values.
 pub const MAX_LABEL_BYTES: usize = 256;
 

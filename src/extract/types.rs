@@ -65,7 +65,7 @@ pub struct LlmSpan {
 }
 
 impl LlmSpan {
-    /// The model that labels the call: the requested one, or the one that
+    /// Returns the model that labels the call: the requested one, or the one that
     /// responded when the request did not name it.
     pub fn model(&self) -> Option<&str> {
         self.request_model
@@ -85,7 +85,7 @@ pub struct HttpSpan {
     pub rate_limits: RateLimitObservation,
 }
 
-/// Why an attribute that extraction reads was ignored, as the `reason` label
+/// Reason an attribute that extraction reads was ignored, as the `reason` label
 /// of `burnrate_extract_rejected_attributes_total`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AttributeProblem {

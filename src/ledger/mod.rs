@@ -18,7 +18,7 @@ pub use histogram::{DURATION_BUCKETS, Histogram, TOKEN_BUCKETS};
 
 /// How long an HTTP span waits for its parent LLM span, and an LLM span for
 /// late HTTP children. An SDK's batch processor exports spans in the order
-/// they end, so a child normally arrives no later than its parent; the margin
+/// they end, so a child normally arrives no later than its parent. The margin
 /// covers collectors and retries that reorder requests.
 const JOIN_TTL: Duration = Duration::from_secs(120);
 /// Maximum number of spans waiting to be joined.
@@ -188,8 +188,8 @@ static OVERFLOW_LOG: LogThrottle = LogThrottle::new(Duration::from_secs(60));
 /// 10^12 pico-USD make one US dollar.
 pub const PICOS_PER_USD: f64 = 1e12;
 
-/// The model a call is priced by: the one that answered, which names the
-/// exact version, or else the requested one.
+/// Returns the model a call is priced by: the one that responded, which names
+/// the exact version, or else the requested one.
 fn priced_model(call: &LlmSpan) -> &str {
     call.response_model
         .as_deref()

@@ -195,7 +195,7 @@ fn write_rate_limits(
         .map(|kind| (*kind, kind.as_str()))
         .collect();
     // Once a window's reset time has passed, the provider has refilled it:
-    // remaining is back at the limit, whatever the last response said.
+    // remaining is back at the limit, whatever the last response reported.
     let reading = |state: &SeriesState, kind: Option<LimitKind>| {
         let mut reading = state.limits.get(&kind?)?.reading;
         if reading.reset_at.is_some_and(|reset_at| reset_at <= now) {

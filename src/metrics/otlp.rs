@@ -4,10 +4,11 @@
 //! The requests are built from the ledger directly rather than through the
 //! OpenTelemetry SDK's metrics pipeline. Each series carries its own start
 //! time, when the ledger first recorded it, and the SDK gives every
-//! cumulative series the start time of its reader instead. Names use dots and the
-//! semantic-convention attribute keys; the standard OTLP-to-Prometheus
-//! translation (with metric suffixes) turns them into the names that
-//! `GET /metrics` serves, so one PromQL rule works on both.
+//! cumulative series the start time of its reader instead.
+//!
+//! Names use dots and the semantic-convention attribute keys. The standard
+//! OTLP-to-Prometheus translation (with metric suffixes) turns them into the
+//! names that `GET /metrics` serves, so one PromQL rule works on both.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{SystemTime, UNIX_EPOCH};

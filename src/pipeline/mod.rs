@@ -15,13 +15,13 @@ use crate::signal::{Signal, Transport};
 pub use message::{Message, Rejections};
 pub use transform::{SpanTransform, TransformCounts};
 
-/// What happened to the items of received requests, as counted by
+/// Fate of the items of received requests, as counted by
 /// `burnrate_receiver_{accepted,refused,rejected}_<items>_total`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ItemFate {
     /// Recorded and queued for every exporter.
     Accepted,
-    /// Answered with a retryable error because a queue was full.
+    /// Rejected with a retryable error because a queue was full.
     Refused,
     /// Removed from the request because they are invalid; not retryable.
     Rejected,
@@ -66,7 +66,7 @@ impl ReceiverStats {
     }
 }
 
-/// The answer to an accepted request: how many items were rejected as
+/// Result of an accepted request: how many items were rejected as
 /// invalid, for the OTLP partial-success response.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Accepted {

@@ -124,9 +124,9 @@ where
 /// from decoding:
 /// - a message over the size limit is OUT_OF_RANGE, which the OTLP
 ///   specification lists as retryable, or RESOURCE_EXHAUSTED when it passes
-///   the limit while inflating; both become RESOURCE_EXHAUSTED, which without
-///   retry information is not retryable by the specification (some clients,
-///   such as the Python SDK 1.45, retry it anyway);
+///   the limit while inflating. Both become RESOURCE_EXHAUSTED, which without
+///   retry information is not retryable by the specification, although some
+///   clients, such as the Python SDK 1.45, retry it anyway;
 /// - corrupt gzip data and other framing errors are INTERNAL, which becomes
 ///   INVALID_ARGUMENT, because the request, not burnrate, is at fault.
 fn rewrite_decoding_status(
@@ -195,7 +195,8 @@ pub enum ExportResponse {
 
 impl ExportResponse {
     /// Builds the signal's export response, with a partial success when items
-    /// were rejected. Without rejections the response is empty, as OTLP asks.
+    /// were rejected. Without rejections the response is empty, as OTLP
+    /// specifies.
     pub fn new(signal: Signal, accepted: Accepted) -> ExportResponse {
         let rejected = i64::try_from(accepted.rejected).unwrap_or(i64::MAX);
         let error_message = accepted.error_message;
