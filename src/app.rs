@@ -16,7 +16,7 @@ use crate::ledger::Ledger;
 use crate::log_throttle::LogThrottle;
 use crate::metrics::otlp::OtlpMetricsBuilder;
 use crate::pipeline::{Message, Pipeline, SpanTransform};
-use crate::pricing::PriceTable;
+use crate::pricing::Prices;
 use crate::receiver;
 use crate::receiver::grpc::{GrpcServer, LogsService, MetricsService, TraceService};
 use crate::receiver::http::HttpLimits;
@@ -48,7 +48,7 @@ pub async fn run(
 ) -> Result<(), StartError> {
     let export_shutdown = Shutdown::default();
     let (queues, export_tasks) = start_exporters(&exporters, &export_shutdown)?;
-    let ledger = Arc::new(Ledger::new(PriceTable::embedded()));
+    let ledger = Arc::new(Ledger::new(Prices::embedded()));
     let max_attributes = config.extract.max_attributes_per_span;
     let transform = SpanTransform::new(&config.processing);
     let pipeline = Pipeline::new(ledger, queues.clone(), max_attributes).with_transform(transform);

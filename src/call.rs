@@ -50,6 +50,48 @@ impl TokenCounts {
     }
 }
 
+/// The service tier that processed a call, which sets its price.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ServiceTier {
+    #[default]
+    Standard,
+    /// Asynchronous batch processing, as OpenAI's Batch API and Anthropic's
+    /// Message Batches API bill it.
+    Batch,
+    /// OpenAI's `flex` tier: slower, at batch prices.
+    Flex,
+    /// OpenAI's `priority` tier and Anthropic's Priority Tier.
+    Priority,
+}
+
+impl ServiceTier {
+    pub const ALL: [ServiceTier; 4] = [
+        ServiceTier::Standard,
+        ServiceTier::Batch,
+        ServiceTier::Flex,
+        ServiceTier::Priority,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServiceTier::Standard => "standard",
+            ServiceTier::Batch => "batch",
+            ServiceTier::Flex => "flex",
+            ServiceTier::Priority => "priority",
+        }
+    }
+}
+
+/// Everything a call's price depends on besides its provider and model.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub tokens: TokenCounts,
+    /// The part of `tokens.cache_creation` written to a 1-hour cache, which
+    /// Anthropic bills at a higher rate than its 5-minute cache.
+    pub cache_creation_1h: u64,
+    pub tier: ServiceTier,
+}
+
 /// Result of a call, as the `outcome` label of `burnrate_llm_requests_total`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Outcome {

@@ -16,7 +16,7 @@ use prost::Message;
 
 use burnrate::ledger::Ledger;
 use burnrate::pipeline::{ItemFate, Pipeline};
-use burnrate::pricing::PriceTable;
+use burnrate::pricing::Prices;
 use burnrate::receiver::codec::RawCodec;
 use burnrate::receiver::grpc::{GrpcServer, TraceService};
 use burnrate::signal::{Signal, Transport};
@@ -122,7 +122,7 @@ async fn send_all(grpc_port: u16) {
 /// Starts an OTLP/gRPC upstream made of burnrate's own receiver, whose
 /// counters show how many spans arrived.
 async fn start_upstream(port: u16) -> Arc<Pipeline> {
-    let ledger = Arc::new(Ledger::new(PriceTable::embedded()));
+    let ledger = Arc::new(Ledger::new(Prices::embedded()));
     let pipeline = Arc::new(Pipeline::new(ledger, Vec::new(), 256));
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await

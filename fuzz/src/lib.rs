@@ -7,7 +7,7 @@ use std::sync::Arc;
 use burnrate::extract::DEFAULT_MAX_ATTRIBUTES;
 use burnrate::ledger::Ledger;
 use burnrate::pipeline::Pipeline;
-use burnrate::pricing::PriceTable;
+use burnrate::pricing::Prices;
 use burnrate::signal::Signal;
 
 /// Splits a fuzz input into the signal that its first byte selects and the
@@ -23,6 +23,6 @@ pub fn split_signal(data: &[u8]) -> Option<(Signal, &[u8])> {
 /// exporters, so that consuming a request only validates, extracts and
 /// records it.
 pub fn new_pipeline() -> Pipeline {
-    let ledger = Arc::new(Ledger::new(PriceTable::embedded()));
+    let ledger = Arc::new(Ledger::new(Prices::embedded()));
     Pipeline::new(ledger, Vec::new(), DEFAULT_MAX_ATTRIBUTES)
 }

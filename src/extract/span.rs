@@ -27,7 +27,7 @@ use super::headers::parse_rate_limit_headers;
 use super::types::{
     AttributeProblem, AttributeProblems, HttpSpan, LlmSpan, Source, SpanId, TraceId,
 };
-use crate::call::{Outcome, TokenCounts};
+use crate::call::{Outcome, ServiceTier, TokenCounts};
 
 const HEADER_PREFIX: &str = "http.response.header.";
 
@@ -195,6 +195,7 @@ pub fn classify_span(
                     status_code,
                     end_time,
                     rate_limits,
+                    key_id: None,
                 })
             }
             _ => SpanKind::Other,
@@ -225,6 +226,9 @@ pub fn classify_span(
         response_model: response_model.map(str::to_owned),
         response_id: response_id.map(str::to_owned),
         tokens: (!usage.is_empty()).then(|| usage.partition()),
+        cache_creation_1h: 0,
+        service_tier: ServiceTier::Standard,
+        key_id: None,
         outcome: span_outcome(status_code, error_type, span_failed),
         start_time: unix_nanos(span.start_time_unix_nano),
         end_time,

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use crate::call::{Outcome, RateLimitObservation, TokenCounts};
+use crate::call::{Outcome, RateLimitObservation, ServiceTier, TokenCounts, Usage};
 
 pub type TraceId = [u8; 16];
 pub type SpanId = [u8; 8];
@@ -55,6 +55,12 @@ pub struct LlmSpan {
     /// `None` when the span reports no usage, as a streamed call without
     /// usage does.
     pub tokens: Option<TokenCounts>,
+    /// The part of `tokens.cache_creation` written to a 1-hour cache.
+    pub cache_creation_1h: u64,
+    pub service_tier: ServiceTier,
+    /// Identifies the API key or account the call was made with, whose rate
+    /// limits it shares. Never the key itself.
+    pub key_id: Option<Arc<str>>,
     /// Outcome read from the span itself; the HTTP child span, when joined,
     /// is more precise.
     pub outcome: Outcome,
@@ -65,6 +71,16 @@ pub struct LlmSpan {
 }
 
 impl LlmSpan {
+    /// Returns what the call's price depends on, or `None` when the span
+    /// reports no usage.
+    pub fn usage(&self) -> Option<Usage> {
+        Some(Usage {
+            tokens: self.tokens?,
+            cache_creation_1h: self.cache_creation_1h,
+            tier: self.service_tier,
+        })
+    }
+
     /// Returns the model that labels the call: the requested one, or the one that
     /// responded when the request did not name it.
     pub fn model(&self) -> Option<&str> {
@@ -83,6 +99,8 @@ pub struct HttpSpan {
     pub status_code: Option<u16>,
     pub end_time: SystemTime,
     pub rate_limits: RateLimitObservation,
+    /// Identifies the API key or account of the request, as on [`LlmSpan`].
+    pub key_id: Option<Arc<str>>,
 }
 
 /// Reason an attribute that extraction reads was ignored, as the `reason` label

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant, SystemTime};
 use crate::call::{LimitKind, LimitReading, Outcome, RateLimitObservation, TokenCounts};
 use crate::extract::{AttributeProblems, Extracted, HttpSpan, LlmSpan, Source, SpanId, TraceId};
 use crate::log_throttle::LogThrottle;
-use crate::pricing::{PriceTable, normalize_model};
+use crate::pricing::{PriceTable, Prices, normalize_model};
 use bounded::BoundedMap;
 pub use histogram::{DURATION_BUCKETS, Histogram, TOKEN_BUCKETS};
 
@@ -179,7 +179,7 @@ struct LedgerState {
 #[derive(Debug)]
 pub struct Ledger {
     state: Mutex<LedgerState>,
-    prices: &'static PriceTable,
+    prices: Prices,
 }
 
 static UNPRICED_LOG: LogThrottle = LogThrottle::new(Duration::from_secs(60));
@@ -204,7 +204,7 @@ fn observed_at(end_time: SystemTime, now: Now) -> SystemTime {
 }
 
 impl Ledger {
-    pub fn new(prices: &'static PriceTable) -> Ledger {
+    pub fn new(prices: Prices) -> Ledger {
         let state = LedgerState {
             series: BTreeMap::new(),
             stats: LedgerStats::default(),
@@ -228,6 +228,7 @@ impl Ledger {
         if nothing_to_record {
             return;
         }
+        let prices = self.prices.current();
         let mut state = self.lock();
         state
             .stats
@@ -260,11 +261,11 @@ impl Ledger {
         let mut calls = extracted.llm_spans;
         calls.sort_by_key(|call| call.source);
         for call in calls {
-            self.record_call(&mut state, call, now);
+            self.record_call(&mut state, &prices, call, now);
         }
     }
 
-    fn record_call(&self, state: &mut LedgerState, call: LlmSpan, now: Now) {
+    fn record_call(&self, state: &mut LedgerState, prices: &PriceTable, call: LlmSpan, now: Now) {
         state.stats.invalid_headers += call.rate_limits.invalid.len() as u64;
         let child = state
             .waiting_children
@@ -301,7 +302,7 @@ impl Ledger {
             series.duration_seconds.record(elapsed.as_secs_f64());
         }
 
-        let Some(tokens) = call.tokens else {
+        let Some(usage) = call.usage() else {
             // A failed call has no usage to report; a successful one without
             // usage, such as a stream without usage, is counted as missing it.
             if outcome == Outcome::Ok {
@@ -309,6 +310,7 @@ impl Ledger {
             }
             return;
         };
+        let tokens = usage.tokens;
         series.tokens += tokens;
         series
             .input_token_usage
@@ -318,8 +320,8 @@ impl Ledger {
             .record((tokens.output + tokens.reasoning) as f64);
 
         let priced_model = priced_model(&call);
-        match self.prices.lookup(&call.provider, priced_model) {
-            Some(price) => series.cost_picos += price.cost_picos(&tokens),
+        match prices.cost_picos(&call.provider, priced_model, &usage) {
+            Some(cost) => series.cost_picos += cost,
             None => {
                 series.unpriced_tokens += tokens.total();
                 if let Some(suppressed) = UNPRICED_LOG.check() {
@@ -369,9 +371,10 @@ impl Ledger {
     /// Returns the cost of one call in US dollars, or `None` when it reported
     /// no usage or its model has no price.
     pub fn cost_usd(&self, call: &LlmSpan) -> Option<f64> {
-        let tokens = call.tokens?;
-        let price = self.prices.lookup(&call.provider, priced_model(call))?;
-        Some(price.cost_picos(&tokens) as f64 / PICOS_PER_USD)
+        let usage = call.usage()?;
+        let prices = self.prices.current();
+        let cost = prices.cost_picos(&call.provider, priced_model(call), &usage)?;
+        Some(cost as f64 / PICOS_PER_USD)
     }
 
     /// Returns a copy of the series and stats, taken under the lock, so that

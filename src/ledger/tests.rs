@@ -1,12 +1,12 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::*;
-use crate::call::LimitReading;
+use crate::call::{LimitReading, ServiceTier};
 use crate::extract::tests::extract_all;
 use crate::extract::tests::fixture;
 
 fn ledger() -> Ledger {
-    Ledger::new(PriceTable::embedded())
+    Ledger::new(Prices::embedded())
 }
 
 fn key(provider: &str, model: &str, service: &str) -> SeriesKey {
@@ -41,6 +41,9 @@ fn call(response_id: Option<&str>, source: Source, end_seconds: u64) -> LlmSpan 
             input: 1000,
             ..TokenCounts::default()
         }),
+        cache_creation_1h: 0,
+        service_tier: ServiceTier::Standard,
+        key_id: None,
         outcome: Outcome::Ok,
         start_time: at(end_seconds - 1),
         end_time: at(end_seconds),
@@ -65,6 +68,7 @@ fn child(remaining: u64, end_seconds: u64) -> HttpSpan {
             )],
             ..RateLimitObservation::default()
         },
+        key_id: None,
     }
 }
 

@@ -539,13 +539,13 @@ mod tests {
     use std::time::{Duration, UNIX_EPOCH};
 
     use super::*;
-    use crate::call::{LimitReading, RateLimitObservation, TokenCounts};
+    use crate::call::{LimitReading, RateLimitObservation, ServiceTier, TokenCounts};
     use crate::extract::{Extracted, LlmSpan, Source};
     use crate::ledger::{Ledger, Now};
-    use crate::pricing::PriceTable;
+    use crate::pricing::Prices;
 
     fn pipeline_with_reading(reset_at: SystemTime) -> Pipeline {
-        let ledger = Arc::new(Ledger::new(PriceTable::embedded()));
+        let ledger = Arc::new(Ledger::new(Prices::embedded()));
         let reading = LimitReading {
             limit: Some(100),
             remaining: Some(0),
@@ -563,6 +563,9 @@ mod tests {
             response_model: None,
             response_id: None,
             tokens: Some(TokenCounts::default()),
+            cache_creation_1h: 0,
+            service_tier: ServiceTier::Standard,
+            key_id: None,
             outcome: Outcome::Ok,
             start_time: UNIX_EPOCH,
             end_time: UNIX_EPOCH + Duration::from_secs(100),

@@ -8,11 +8,11 @@ use prost::Message as _;
 
 use super::*;
 use crate::config;
-use crate::pricing::PriceTable;
+use crate::pricing::Prices;
 
 fn pipeline(exporters: Vec<ExportQueue>) -> Pipeline {
     Pipeline::new(
-        Arc::new(Ledger::new(PriceTable::embedded())),
+        Arc::new(Ledger::new(Prices::embedded())),
         exporters,
         crate::extract::DEFAULT_MAX_ATTRIBUTES,
     )

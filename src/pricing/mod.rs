@@ -7,8 +7,10 @@
 
 mod normalize;
 mod price;
+mod shared;
 mod table;
 
 pub use normalize::normalize_model;
 pub use price::{ModelPrice, PriceProblem};
+pub use shared::Prices;
 pub use table::{PriceEntry, PriceTable, PricingError};

@@ -6,6 +6,8 @@ use std::sync::LazyLock;
 use chrono::NaiveDate;
 use serde::Deserialize;
 
+use crate::call::Usage;
+
 use super::normalize::{base_id, price_list_provider, snapshot_id};
 use super::price::{ModelPrice, PriceProblem, parse_price_micro_usd};
 
@@ -151,6 +153,13 @@ impl PriceTable {
         let price_provider = price_list_provider(provider, base);
         self.get(price_provider, &snapshot)
             .or_else(|| self.get(price_provider, base))
+    }
+
+    /// Returns the exact cost of a call in pico-USD, or `None` when the
+    /// table has no price for `model` called through `provider`.
+    pub fn cost_picos(&self, provider: &str, model: &str, usage: &Usage) -> Option<u128> {
+        let price = self.lookup(provider, model)?;
+        Some(price.cost_picos(&usage.tokens))
     }
 
     fn get(&self, provider: &str, model: &str) -> Option<&PriceEntry> {

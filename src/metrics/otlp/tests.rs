@@ -2,10 +2,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::*;
-use crate::call::{LimitReading, RateLimitObservation, TokenCounts};
+use crate::call::{LimitReading, RateLimitObservation, ServiceTier, TokenCounts};
 use crate::extract::{Extracted, LlmSpan, Source};
 use crate::ledger::{Ledger, Now};
-use crate::pricing::PriceTable;
+use crate::pricing::Prices;
 
 fn at(seconds: u64) -> SystemTime {
     UNIX_EPOCH + Duration::from_secs(seconds)
@@ -32,6 +32,9 @@ fn call(span: u8) -> LlmSpan {
             output: 100,
             ..TokenCounts::default()
         }),
+        cache_creation_1h: 0,
+        service_tier: ServiceTier::Standard,
+        key_id: None,
         outcome: Outcome::Ok,
         start_time: at(99),
         end_time: at(100),
@@ -100,7 +103,7 @@ fn ok_requests(request: &ExportMetricsServiceRequest) -> &NumberDataPoint {
 }
 
 fn ledger() -> Ledger {
-    Ledger::new(PriceTable::embedded())
+    Ledger::new(Prices::embedded())
 }
 
 #[test]
