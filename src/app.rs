@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use crate::api::{self, Readiness};
 use crate::config::{self, Config};
 use crate::export::{self, DropReason, ExportQueue, Shutdown};
-use crate::ledger::Ledger;
+use crate::ledger::{Ledger, LedgerConfig};
 use crate::log_throttle::LogThrottle;
 use crate::metrics::otlp::OtlpMetricsBuilder;
 use crate::pipeline::{Message, Pipeline, SpanTransform};
@@ -48,7 +48,12 @@ pub async fn run(
 ) -> Result<(), StartError> {
     let export_shutdown = Shutdown::default();
     let (queues, export_tasks) = start_exporters(&exporters, &export_shutdown)?;
-    let ledger = Arc::new(Ledger::new(Prices::embedded()));
+    // `validate` has checked the same settings, so this fails only for a
+    // configuration built without it.
+    let ledger_config =
+        LedgerConfig::from_settings(&config.ledger).map_err(config::ConfigError::new)?;
+    let ledger = Ledger::with_config(Prices::embedded(), ledger_config, SystemTime::now());
+    let ledger = Arc::new(ledger);
     let max_attributes = config.extract.max_attributes_per_span;
     let transform = SpanTransform::new(&config.processing);
     let pipeline = Pipeline::new(ledger, queues.clone(), max_attributes).with_transform(transform);
@@ -171,7 +176,7 @@ fn export_own_metrics(
     stop: CancellationToken,
 ) -> JoinHandle<()> {
     let interval = settings.interval;
-    let mut builder = OtlpMetricsBuilder::new(settings.temporality);
+    let mut builder = OtlpMetricsBuilder::new(settings.temporality, &pipeline.ledger);
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
         loop {

@@ -22,6 +22,7 @@ pub struct Config {
     /// the upstream, and without it nothing is forwarded.
     pub exporters: Vec<Exporter>,
     pub extract: Extract,
+    pub ledger: LedgerSettings,
     pub processing: Processing,
     pub service: Service,
 }
@@ -112,6 +113,66 @@ impl Default for Extract {
     fn default() -> Self {
         Extract {
             max_attributes_per_span: 256,
+        }
+    }
+}
+
+/// How LLM calls are grouped into series and how spend is counted.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct LedgerSettings {
+    /// Span or resource attributes that become labels of every LLM metric,
+    /// such as `deployment.environment`. `key_id` names the call's API key
+    /// identity, which is a hash, never the key.
+    pub labels: Vec<String>,
+    /// Series per LLM metric before calls of new label combinations are
+    /// counted in the one series whose labels all read `overflow`.
+    pub max_series: usize,
+    /// IANA time zone of the calendar days and months that spend is counted in.
+    pub time_zone: String,
+    pub budgets: Vec<Budget>,
+}
+
+impl Default for LedgerSettings {
+    fn default() -> Self {
+        LedgerSettings {
+            labels: Vec::new(),
+            max_series: 5_000,
+            time_zone: "UTC".to_owned(),
+            budgets: Vec::new(),
+        }
+    }
+}
+
+/// A spend limit for the series that a selector matches.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Budget {
+    /// The `budget` label of the budget's metrics.
+    pub name: String,
+    pub period: BudgetPeriod,
+    pub amount_usd: f64,
+    /// A PromQL series selector over the LLM metrics' labels, such as
+    /// `{service_name="checkout"}`. Empty matches every series.
+    pub selector: String,
+}
+
+/// The calendar period that a budget covers.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum BudgetPeriod {
+    Day,
+    #[default]
+    Month,
+}
+
+impl BudgetPeriod {
+    pub const ALL: [BudgetPeriod; 2] = [BudgetPeriod::Day, BudgetPeriod::Month];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BudgetPeriod::Day => "day",
+            BudgetPeriod::Month => "month",
         }
     }
 }

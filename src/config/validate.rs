@@ -102,6 +102,10 @@ pub fn validate(config: &Config, problems: &mut Vec<Problem>) {
         ));
     }
 
+    if let Err(ledger_problems) = crate::ledger::LedgerConfig::from_settings(&config.ledger) {
+        problems.extend(ledger_problems);
+    }
+
     if let Err(error) = tracing_subscriber::EnvFilter::try_new(&config.service.log_level) {
         let message = format!("invalid filter {:?}: {error}", config.service.log_level);
         problems.push(Problem::new("service.log_level", message));

@@ -10,6 +10,7 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::KeyValue;
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::resource::v1::Resource;
 
@@ -26,7 +27,12 @@ pub const DEFAULT_MAX_ATTRIBUTES: usize = 256;
 
 /// Finds the LLM spans and the HTTP client spans with rate-limit headers in
 /// one export request, reading at most `max_attributes` attributes per span.
-pub fn extract(request: &ExportTraceServiceRequest, max_attributes: usize) -> Extracted {
+/// Each LLM span gets the values of the `label_attributes`.
+pub fn extract(
+    request: &ExportTraceServiceRequest,
+    max_attributes: usize,
+    label_attributes: &[String],
+) -> Extracted {
     let mut extracted = Extracted::default();
     for resource_spans in &request.resource_spans {
         let (service, resource_id) = resource_identity(
@@ -50,7 +56,18 @@ pub fn extract(request: &ExportTraceServiceRequest, max_attributes: usize) -> Ex
                     extracted.truncated_spans += 1;
                 }
                 match classify_span(span, &context, &mut extracted.attribute_problems) {
-                    SpanKind::Llm(call) => extracted.llm_spans.push(call),
+                    SpanKind::Llm(mut call) => {
+                        if !label_attributes.is_empty() {
+                            let resource = resource_spans.resource.as_ref();
+                            call.label_values = label_values(
+                                label_attributes,
+                                &span.attributes[..span.attributes.len().min(max_attributes)],
+                                resource.map_or(&[][..], |resource| &resource.attributes[..]),
+                                &mut extracted.attribute_problems,
+                            );
+                        }
+                        extracted.llm_spans.push(call);
+                    }
                     SpanKind::Http(http) => extracted.http_spans.push(http),
                     SpanKind::Other => {}
                 }
@@ -58,6 +75,46 @@ pub fn extract(request: &ExportTraceServiceRequest, max_attributes: usize) -> Ex
         }
     }
     extracted
+}
+
+/// Returns the value of each of `names`, from the span's attributes or else
+/// from its resource's, as label text. A value that is not a string, integer,
+/// boolean or double has none; one longer than [`MAX_LABEL_BYTES`] is counted
+/// and has none.
+fn label_values(
+    names: &[String],
+    span: &[KeyValue],
+    resource: &[KeyValue],
+    problems: &mut AttributeProblems,
+) -> Vec<Option<Arc<str>>> {
+    names
+        .iter()
+        .map(|name| {
+            let value = span
+                .iter()
+                .chain(resource)
+                .find(|attribute| attribute.key == *name)?
+                .value
+                .as_ref()?
+                .value
+                .as_ref()?;
+            let text = match value {
+                Value::StringValue(text) => text.clone(),
+                Value::IntValue(number) => number.to_string(),
+                Value::BoolValue(flag) => flag.to_string(),
+                Value::DoubleValue(number) => number.to_string(),
+                _ => {
+                    problems.add(AttributeProblem::WrongType);
+                    return None;
+                }
+            };
+            if text.len() > MAX_LABEL_BYTES {
+                problems.add(AttributeProblem::TooLong);
+                return None;
+            }
+            Some(Arc::from(text))
+        })
+        .collect()
 }
 
 /// Returns the resource's `service.name` and a hash of all its attributes.

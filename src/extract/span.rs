@@ -229,6 +229,7 @@ pub fn classify_span(
         cache_creation_1h: 0,
         service_tier: ServiceTier::Standard,
         key_id: None,
+        label_values: Vec::new(),
         outcome: span_outcome(status_code, error_type, span_failed),
         start_time: unix_nanos(span.start_time_unix_nano),
         end_time,

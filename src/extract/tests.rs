@@ -9,7 +9,7 @@ use super::*;
 use crate::call::{LimitKind, Outcome, TokenCounts};
 
 pub(crate) fn extract_all(request: &ExportTraceServiceRequest) -> Extracted {
-    extract(request, DEFAULT_MAX_ATTRIBUTES)
+    extract(request, DEFAULT_MAX_ATTRIBUTES, &[])
 }
 
 /// Loads a request that the real Python SDKs sent, saved as OTLP/JSON.
@@ -377,7 +377,7 @@ fn attributes_past_limit_are_not_read() {
     attributes.insert(0, string("gen_ai.provider.name", "openai"));
     attributes.push(int("gen_ai.usage.input_tokens", 5));
     let request = request_with(vec![span(attributes, 100)], "svc", "s");
-    let extracted = extract(&request, 4);
+    let extracted = extract(&request, 4, &[]);
     assert_eq!(extracted.truncated_spans, 1);
     assert_eq!(extracted.llm_spans[0].tokens, None);
 }

@@ -61,6 +61,9 @@ pub struct LlmSpan {
     /// Identifies the API key or account the call was made with, whose rate
     /// limits it shares. Never the key itself.
     pub key_id: Option<Arc<str>>,
+    /// Values of the attributes that `ledger.labels` lists, in its order:
+    /// from the span, or else from its resource.
+    pub label_values: Vec<Option<Arc<str>>>,
     /// Outcome read from the span itself; the HTTP child span, when joined,
     /// is more precise.
     pub outcome: Outcome,

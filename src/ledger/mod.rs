@@ -4,6 +4,9 @@
 
 mod bounded;
 mod histogram;
+mod settings;
+mod spend;
+mod window;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -15,6 +18,9 @@ use crate::log_throttle::LogThrottle;
 use crate::pricing::{PriceTable, Prices, normalize_model};
 use bounded::BoundedMap;
 pub use histogram::{DURATION_BUCKETS, Histogram, TOKEN_BUCKETS};
+pub use settings::{BudgetRule, COMMON_LABELS, KEY_ID, LabelSource, LedgerConfig};
+pub use spend::{CalendarSpend, MIN_PROJECTION_BASIS, local_day, period_bounds, project};
+pub use window::{MinuteWindow, WINDOW_SECONDS, WindowTotals};
 
 /// How long an HTTP span waits for its parent LLM span, and an LLM span for
 /// late HTTP children. An SDK's batch processor exports spans in the order
@@ -30,11 +36,12 @@ const DEDUP_CAPACITY: usize = 100_000;
 /// How long a process that emitted vendor SDK spans is remembered.
 const VENDOR_SDK_TTL: Duration = Duration::from_secs(3600);
 const VENDOR_SDK_CAPACITY: usize = 10_000;
-/// Maximum number of series. Calls of new (provider, model, service)
-/// combinations past it are counted in one series whose labels are all
-/// [`OVERFLOW_LABEL`], so totals stay exact.
-pub const MAX_SERIES: usize = 5_000;
+/// Label value of the series that counts the calls of label combinations
+/// past `ledger.max_series`, so totals stay exact.
 pub const OVERFLOW_LABEL: &str = "overflow";
+/// Maximum number of API key identities whose rate limits one series keeps.
+/// A new one replaces the one seen longest ago.
+const MAX_KEYS_PER_SERIES: usize = 16;
 /// How far in the future a span may end and still date its rate-limit
 /// reading. Later end times are read as now, so one span with a wrong clock
 /// cannot freeze the gauges.
@@ -64,7 +71,32 @@ pub struct SeriesKey {
     /// Normalized model id.
     pub model: Arc<str>,
     pub service: Arc<str>,
+    /// Values of the allowlisted labels, in the order of
+    /// [`LedgerConfig::labels`]; empty when the call did not have one.
+    pub extra: Arc<[Arc<str>]>,
 }
+
+impl SeriesKey {
+    /// Returns the series' labels by name.
+    pub fn labels<'a>(&'a self, config: &'a LedgerConfig) -> Vec<(&'a str, &'a str)> {
+        let common = [&self.provider, &self.model, &self.service];
+        let mut labels: Vec<(&str, &str)> = COMMON_LABELS
+            .iter()
+            .zip(common)
+            .map(|(name, value)| (*name, &**value))
+            .collect();
+        labels.extend(
+            config
+                .label_names()
+                .zip(self.extra.iter().map(|value| &**value)),
+        );
+        labels
+    }
+}
+
+/// Identity of one rate-limit window of a series: the API key identity, when
+/// known, and the kind of window.
+pub type LimitKey = (Option<Arc<str>>, LimitKind);
 
 /// The newest reading of one rate-limit window, by response time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,9 +118,16 @@ pub struct SeriesState {
     pub unpriced_tokens: u64,
     /// Calls that reported no token usage.
     pub missing_usage: u64,
-    pub limits: BTreeMap<LimitKind, LimitSnapshot>,
-    /// Newest `retry-after` deadline and the response time it came with.
-    pub retry_after: Option<(SystemTime, SystemTime)>,
+    pub limits: BTreeMap<LimitKey, LimitSnapshot>,
+    /// Newest `retry-after` deadline and the response time it came with, by
+    /// API key identity.
+    pub retry_after: BTreeMap<Option<Arc<str>>, (SystemTime, SystemTime)>,
+    /// Calls that ended in the last minute.
+    pub window: MinuteWindow,
+    /// Calls whose span ended before the last minute when it arrived. They
+    /// count in every total, but not in the per-minute window.
+    pub late_calls: u64,
+    pub spend: CalendarSpend,
     /// Token usage as the semantic conventions count it: input including
     /// cache tokens, and output including reasoning.
     pub input_token_usage: Histogram,
@@ -108,7 +147,10 @@ impl Default for SeriesState {
             unpriced_tokens: 0,
             missing_usage: 0,
             limits: BTreeMap::new(),
-            retry_after: None,
+            retry_after: BTreeMap::new(),
+            window: MinuteWindow::default(),
+            late_calls: 0,
+            spend: CalendarSpend::default(),
             input_token_usage: Histogram::new(TOKEN_BUCKETS),
             output_token_usage: Histogram::new(TOKEN_BUCKETS),
             duration_seconds: Histogram::new(DURATION_BUCKETS),
@@ -125,26 +167,83 @@ impl SeriesState {
         }
     }
 
-    fn apply_rate_limits(&mut self, observation: &RateLimitObservation, observed_at: SystemTime) {
+    fn apply_rate_limits(
+        &mut self,
+        key_id: Option<&Arc<str>>,
+        observation: &RateLimitObservation,
+        observed_at: SystemTime,
+    ) {
+        if observation.is_empty() {
+            return;
+        }
+        let key_id = key_id.cloned();
+        self.make_room_for_key(key_id.as_ref());
         for (kind, reading) in &observation.limits {
+            let limit_key = (key_id.clone(), *kind);
             let newer = self
                 .limits
-                .get(kind)
+                .get(&limit_key)
                 .is_none_or(|snapshot| snapshot.observed_at <= observed_at);
             if newer {
                 let snapshot = LimitSnapshot {
                     reading: *reading,
                     observed_at,
                 };
-                self.limits.insert(*kind, snapshot);
+                self.limits.insert(limit_key, snapshot);
             }
         }
         if let Some(until) = observation.retry_after_until {
-            let newer = self.retry_after.is_none_or(|(_, at)| at <= observed_at);
+            let newer = self
+                .retry_after
+                .get(&key_id)
+                .is_none_or(|(_, at)| *at <= observed_at);
             if newer {
-                self.retry_after = Some((until, observed_at));
+                self.retry_after.insert(key_id, (until, observed_at));
             }
         }
+    }
+
+    /// Forgets the key identity seen longest ago when `key_id` would be one
+    /// more than [`MAX_KEYS_PER_SERIES`].
+    fn make_room_for_key(&mut self, key_id: Option<&Arc<str>>) {
+        let mut last_seen: BTreeMap<&Option<Arc<str>>, SystemTime> = BTreeMap::new();
+        for ((key, _), snapshot) in &self.limits {
+            let seen = last_seen.entry(key).or_insert(snapshot.observed_at);
+            *seen = (*seen).max(snapshot.observed_at);
+        }
+        for (key, (_, at)) in &self.retry_after {
+            let seen = last_seen.entry(key).or_insert(*at);
+            *seen = (*seen).max(*at);
+        }
+        let known = last_seen.keys().any(|key| key.as_ref() == key_id);
+        if known || last_seen.len() < MAX_KEYS_PER_SERIES {
+            return;
+        }
+        let Some(oldest) = last_seen
+            .into_iter()
+            .min_by_key(|(_, seen)| *seen)
+            .map(|(key, _)| key.clone())
+        else {
+            return;
+        };
+        self.limits.retain(|(key, _), _| *key != oldest);
+        self.retry_after.remove(&oldest);
+    }
+
+    /// Returns the time until which the provider turns calls of `key_id`
+    /// away: the latest reset of its exhausted windows, or its `retry-after`
+    /// deadline if later. `None` when neither is after `now`.
+    pub fn blocked_until(&self, key_id: &Option<Arc<str>>, now: SystemTime) -> Option<SystemTime> {
+        let exhausted = self
+            .limits
+            .iter()
+            .filter(|((key, _), snapshot)| key == key_id && snapshot.reading.remaining == Some(0))
+            .filter_map(|(_, snapshot)| snapshot.reading.reset_at);
+        let retry_after = self.retry_after.get(key_id).map(|(until, _)| *until);
+        exhausted
+            .chain(retry_after)
+            .filter(|until| *until > now)
+            .max()
     }
 }
 
@@ -161,14 +260,18 @@ pub struct LedgerStats {
     pub truncated_spans: u64,
 }
 
+/// A recorded call's series and API key identity.
+type RecentCall = (SeriesKey, Option<Arc<str>>);
+
 #[derive(Debug)]
 struct LedgerState {
     series: BTreeMap<SeriesKey, SeriesState>,
     stats: LedgerStats,
     /// HTTP spans whose parent has not arrived yet, by (trace id, parent span id).
     waiting_children: BoundedMap<(TraceId, SpanId), HttpSpan>,
-    /// Recent LLM spans, by (trace id, span id), for children that arrive later.
-    recent_calls: BoundedMap<(TraceId, SpanId), SeriesKey>,
+    /// Recent LLM spans, by (trace id, span id), with their API key
+    /// identity, for children that arrive later.
+    recent_calls: BoundedMap<(TraceId, SpanId), RecentCall>,
     /// Recently counted calls, by (provider, response id).
     seen_responses: BoundedMap<(String, String), ()>,
     /// Processes, by (resource hash, provider), whose provider SDK emits its
@@ -180,6 +283,9 @@ struct LedgerState {
 pub struct Ledger {
     state: Mutex<LedgerState>,
     prices: Prices,
+    config: LedgerConfig,
+    /// When the ledger started counting: spend before it is not known.
+    started: SystemTime,
 }
 
 static UNPRICED_LOG: LogThrottle = LogThrottle::new(Duration::from_secs(60));
@@ -197,6 +303,11 @@ fn priced_model(call: &LlmSpan) -> &str {
         .unwrap_or_default()
 }
 
+fn unix_seconds(time: SystemTime) -> u64 {
+    time.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs())
+}
+
 /// Dates a rate-limit reading: the span's end time, but never later than
 /// [`MAX_CLOCK_SKEW`] past now.
 fn observed_at(end_time: SystemTime, now: Now) -> SystemTime {
@@ -204,7 +315,13 @@ fn observed_at(end_time: SystemTime, now: Now) -> SystemTime {
 }
 
 impl Ledger {
+    /// Creates a ledger with the default settings, started now.
     pub fn new(prices: Prices) -> Ledger {
+        Ledger::with_config(prices, LedgerConfig::default(), SystemTime::now())
+    }
+
+    /// Creates a ledger with `config` that counts from `started`.
+    pub fn with_config(prices: Prices, config: LedgerConfig, started: SystemTime) -> Ledger {
         let state = LedgerState {
             series: BTreeMap::new(),
             stats: LedgerStats::default(),
@@ -216,7 +333,18 @@ impl Ledger {
         Ledger {
             state: Mutex::new(state),
             prices,
+            config,
+            started,
         }
+    }
+
+    pub fn config(&self) -> &LedgerConfig {
+        &self.config
+    }
+
+    /// When the ledger started counting.
+    pub fn started(&self) -> SystemTime {
+        self.started
     }
 
     /// Records what one export request contained.
@@ -240,12 +368,14 @@ impl Ledger {
         for child in extracted.http_spans {
             state.stats.invalid_headers += child.rate_limits.invalid.len() as u64;
             let parent = (child.trace_id, child.parent_span_id);
-            if let Some(key) = state.recent_calls.get(&parent).cloned() {
+            if let Some((key, call_key_id)) = state.recent_calls.get(&parent).cloned() {
                 let series = state
                     .series
                     .entry(key)
                     .or_insert_with(|| SeriesState::new(now.wall));
-                series.apply_rate_limits(&child.rate_limits, observed_at(child.end_time, now));
+                let key_id = child.key_id.as_ref().or(call_key_id.as_ref());
+                let observed_at = observed_at(child.end_time, now);
+                series.apply_rate_limits(key_id, &child.rate_limits, observed_at);
                 continue;
             }
             let newer = state
@@ -270,18 +400,25 @@ impl Ledger {
         let child = state
             .waiting_children
             .remove(&(call.trace_id, call.span_id));
-        let key = self.series_key(state, &call);
+        let key_id = call
+            .key_id
+            .clone()
+            .or_else(|| child.as_ref().and_then(|child| child.key_id.clone()));
+        let key = self.series_key(state, &call, key_id.as_ref());
+        let recent = (key.clone(), key_id.clone());
         state
             .recent_calls
-            .insert((call.trace_id, call.span_id), key.clone(), now.instant);
+            .insert((call.trace_id, call.span_id), recent, now.instant);
 
         let series = state
             .series
             .entry(key.clone())
             .or_insert_with(|| SeriesState::new(now.wall));
-        series.apply_rate_limits(&call.rate_limits, observed_at(call.end_time, now));
+        let call_observed_at = observed_at(call.end_time, now);
+        series.apply_rate_limits(key_id.as_ref(), &call.rate_limits, call_observed_at);
         if let Some(child) = &child {
-            series.apply_rate_limits(&child.rate_limits, observed_at(child.end_time, now));
+            let observed_at = observed_at(child.end_time, now);
+            series.apply_rate_limits(key_id.as_ref(), &child.rate_limits, observed_at);
         }
 
         if is_duplicate(state, &call, now) {
@@ -300,6 +437,14 @@ impl Ledger {
         series.requests[outcome as usize] += 1;
         if let Ok(elapsed) = call.end_time.duration_since(call.start_time) {
             series.duration_seconds.record(elapsed.as_secs_f64());
+        }
+        let in_window = series.window.add(
+            unix_seconds(call_observed_at),
+            unix_seconds(now.wall),
+            call.tokens.as_ref(),
+        );
+        if !in_window {
+            series.late_calls += 1;
         }
 
         let Some(usage) = call.usage() else {
@@ -321,7 +466,11 @@ impl Ledger {
 
         let priced_model = priced_model(&call);
         match prices.cost_picos(&call.provider, priced_model, &usage) {
-            Some(cost) => series.cost_picos += cost,
+            Some(cost) => {
+                series.cost_picos += cost;
+                let day = local_day(call_observed_at, self.config.time_zone);
+                series.spend.add(day, cost);
+            }
             None => {
                 series.unpriced_tokens += tokens.total();
                 if let Some(suppressed) = UNPRICED_LOG.check() {
@@ -337,34 +486,61 @@ impl Ledger {
     }
 
     /// Returns the call's series, or the overflow series once there are
-    /// [`MAX_SERIES`] others.
-    fn series_key(&self, state: &LedgerState, call: &LlmSpan) -> SeriesKey {
+    /// `ledger.max_series` others.
+    fn series_key(
+        &self,
+        state: &LedgerState,
+        call: &LlmSpan,
+        key_id: Option<&Arc<str>>,
+    ) -> SeriesKey {
         let model = call
             .model()
             .map_or_else(|| "unknown".to_owned(), normalize_model);
+        let extra = self
+            .config
+            .labels
+            .iter()
+            .enumerate()
+            .map(|(index, label)| {
+                let value = if label.attribute == KEY_ID {
+                    key_id.cloned()
+                } else {
+                    call.label_values.get(index).cloned().flatten()
+                };
+                value.unwrap_or_else(|| Arc::from(""))
+            })
+            .collect();
         let key = SeriesKey {
             provider: Arc::from(call.provider.as_str()),
             model: Arc::from(model),
             service: call.service.clone(),
+            extra,
         };
-        if state.series.len() < MAX_SERIES || state.series.contains_key(&key) {
+        let max_series = self.config.max_series;
+        if state.series.len() < max_series || state.series.contains_key(&key) {
             return key;
         }
         if let Some(suppressed) = OVERFLOW_LOG.check() {
             tracing::warn!(
-                max_series = MAX_SERIES,
+                max_series,
                 provider = %key.provider,
                 model = %key.model,
                 service = %key.service,
                 similar_warnings_suppressed = suppressed,
-                "too many series; new ones are counted in the series labelled overflow",
+                "too many series; new ones are counted in the series labelled overflow, raise ledger.max_series or drop a label",
             );
         }
         let overflow: Arc<str> = Arc::from(OVERFLOW_LABEL);
         SeriesKey {
             provider: overflow.clone(),
             model: overflow.clone(),
-            service: overflow,
+            service: overflow.clone(),
+            extra: self
+                .config
+                .labels
+                .iter()
+                .map(|_| overflow.clone())
+                .collect(),
         }
     }
 

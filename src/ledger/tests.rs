@@ -1,7 +1,10 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use chrono_tz::Tz;
+
 use super::*;
 use crate::call::{LimitReading, ServiceTier};
+use crate::config::BudgetPeriod;
 use crate::extract::tests::extract_all;
 use crate::extract::tests::fixture;
 
@@ -14,6 +17,7 @@ fn key(provider: &str, model: &str, service: &str) -> SeriesKey {
         provider: Arc::from(provider),
         model: Arc::from(model),
         service: Arc::from(service),
+        extra: Arc::from([]),
     }
 }
 
@@ -44,6 +48,7 @@ fn call(response_id: Option<&str>, source: Source, end_seconds: u64) -> LlmSpan 
         cache_creation_1h: 0,
         service_tier: ServiceTier::Standard,
         key_id: None,
+        label_values: Vec::new(),
         outcome: Outcome::Ok,
         start_time: at(end_seconds - 1),
         end_time: at(end_seconds),
@@ -84,7 +89,7 @@ fn batch(llm_spans: Vec<LlmSpan>, http_spans: Vec<HttpSpan>) -> Extracted {
 fn remaining_requests(state: &SeriesState) -> Option<u64> {
     state
         .limits
-        .get(&LimitKind::Requests)
+        .get(&(None, LimitKind::Requests))
         .and_then(|snapshot| snapshot.reading.remaining)
 }
 
@@ -112,7 +117,7 @@ fn rate_limited_call_without_response_id_counted_once() {
     assert_eq!(state.requests.iter().sum::<u64>(), 1);
     assert_eq!(state.missing_usage, 0);
     assert_eq!(remaining_requests(&state), Some(0));
-    assert!(state.retry_after.is_some());
+    assert!(state.retry_after.contains_key(&None));
 }
 
 #[test]
@@ -238,7 +243,12 @@ fn future_end_time_cannot_freeze_snapshot() {
 
 #[test]
 fn series_past_cap_fold_into_overflow() {
-    let ledger = ledger();
+    const MAX_SERIES: usize = 50;
+    let config = LedgerConfig {
+        max_series: MAX_SERIES,
+        ..LedgerConfig::default()
+    };
+    let ledger = Ledger::with_config(Prices::embedded(), config, UNIX_EPOCH);
     let now = Now::current();
     for index in 0..MAX_SERIES + 3 {
         let mut next = call(None, Source::Other, 10);
@@ -255,4 +265,254 @@ fn series_past_cap_fold_into_overflow() {
         .map(|state| state.requests[Outcome::Ok as usize])
         .sum();
     assert_eq!(total, (MAX_SERIES + 3) as u64);
+}
+
+/// The time of an update at `wall`, for tests that set the clock.
+fn wall(wall: SystemTime) -> Now {
+    Now {
+        instant: std::time::Instant::now(),
+        wall,
+    }
+}
+
+fn utc(text: &str) -> SystemTime {
+    chrono::DateTime::parse_from_rfc3339(text).unwrap().into()
+}
+
+fn ledger_with(settings: crate::config::LedgerSettings, started: SystemTime) -> Ledger {
+    let config = LedgerConfig::from_settings(&settings).unwrap();
+    Ledger::with_config(Prices::embedded(), config, started)
+}
+
+fn ending_at(span: u8, end_time: SystemTime) -> LlmSpan {
+    let mut next = call(None, Source::Other, 10);
+    next.span_id = [span; 8];
+    next.start_time = end_time - Duration::from_secs(1);
+    next.end_time = end_time;
+    next
+}
+
+/// 1000 input tokens of claude-sonnet-4-5 at 3 USD per million.
+const CALL_PICOS: u128 = 3_000_000_000;
+
+#[test]
+fn window_counts_by_end_time_and_late_calls_count_in_totals() {
+    let ledger = ledger();
+    let now = at(10_000);
+    let calls = vec![
+        ending_at(1, at(9_990)),
+        // Out of order, still inside the minute.
+        ending_at(2, at(9_941)),
+        // Late: ended 60 s or more before it arrived.
+        ending_at(3, at(9_940)),
+        ending_at(4, at(5_000)),
+        // A clock ahead of ours counts now.
+        ending_at(5, at(10_030)),
+    ];
+    ledger.record(batch(calls, vec![]), wall(now));
+    let state = series(&ledger, &key("anthropic", "claude-sonnet-4-5", "svc"));
+    assert_eq!(state.requests[Outcome::Ok as usize], 5);
+    assert_eq!(state.tokens.input, 5_000);
+    assert_eq!(state.late_calls, 2);
+    let window = state.window.totals(10_000);
+    assert_eq!(window.requests, 3);
+    assert_eq!(window.tokens.input, 3_000);
+    // One second later the call of 9941 has left the window.
+    assert_eq!(state.window.totals(10_001).requests, 2);
+}
+
+#[test]
+fn spend_rolls_over_at_midnight_in_the_configured_zone() {
+    let settings = |zone: &str| crate::config::LedgerSettings {
+        time_zone: zone.to_owned(),
+        ..crate::config::LedgerSettings::default()
+    };
+    // 23:59:59 and 00:00:00 in Berlin, both on 31 March in UTC.
+    let before_midnight = utc("2026-03-31T21:59:59Z");
+    let at_midnight = utc("2026-03-31T22:00:00Z");
+    let scraped = utc("2026-03-31T22:30:00Z");
+    let started = utc("2026-03-01T00:00:00Z");
+
+    let berlin = ledger_with(settings("Europe/Berlin"), started);
+    berlin.record(
+        batch(vec![ending_at(1, before_midnight)], vec![]),
+        wall(before_midnight),
+    );
+    berlin.record(
+        batch(vec![ending_at(2, at_midnight)], vec![]),
+        wall(at_midnight),
+    );
+    let state = series(&berlin, &key("anthropic", "claude-sonnet-4-5", "svc"));
+    let april_1 = chrono::NaiveDate::from_ymd_opt(2026, 4, 1).unwrap();
+    assert_eq!(local_day(scraped, Tz::Europe__Berlin), april_1);
+    assert_eq!(state.spend.picos(BudgetPeriod::Day, april_1), CALL_PICOS);
+    assert_eq!(state.spend.picos(BudgetPeriod::Month, april_1), CALL_PICOS);
+    assert_eq!(state.cost_picos, 2 * CALL_PICOS);
+
+    let utc_ledger = ledger_with(settings("UTC"), started);
+    utc_ledger.record(
+        batch(vec![ending_at(1, before_midnight)], vec![]),
+        wall(before_midnight),
+    );
+    utc_ledger.record(
+        batch(vec![ending_at(2, at_midnight)], vec![]),
+        wall(at_midnight),
+    );
+    let state = series(&utc_ledger, &key("anthropic", "claude-sonnet-4-5", "svc"));
+    let march_31 = chrono::NaiveDate::from_ymd_opt(2026, 3, 31).unwrap();
+    assert_eq!(
+        state.spend.picos(BudgetPeriod::Day, march_31),
+        2 * CALL_PICOS
+    );
+    assert_eq!(
+        state.spend.picos(BudgetPeriod::Month, march_31),
+        2 * CALL_PICOS
+    );
+}
+
+#[test]
+fn allowlisted_labels_and_key_id_split_series() {
+    let settings = crate::config::LedgerSettings {
+        labels: vec!["deployment.environment".to_owned(), KEY_ID.to_owned()],
+        ..crate::config::LedgerSettings::default()
+    };
+    let ledger = ledger_with(settings, UNIX_EPOCH);
+    let labelled = |span: u8, environment: Option<&str>, key_id: Option<&str>| {
+        let mut next = call(None, Source::Other, 10);
+        next.span_id = [span; 8];
+        next.label_values = vec![environment.map(Arc::from), None];
+        next.key_id = key_id.map(Arc::from);
+        next
+    };
+    let calls = vec![
+        labelled(1, Some("prod"), Some("key:aaaa")),
+        labelled(2, Some("prod"), Some("key:aaaa")),
+        labelled(3, Some("prod"), Some("key:bbbb")),
+        labelled(4, None, None),
+    ];
+    ledger.record(batch(calls, vec![]), Now::current());
+    let (all, _) = ledger.snapshot();
+    let found: Vec<(Vec<&str>, u64)> = all
+        .iter()
+        .map(|(key, state)| {
+            let extra = key.extra.iter().map(|value| &**value).collect();
+            (extra, state.requests[Outcome::Ok as usize])
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (vec!["", ""], 1),
+            (vec!["prod", "key:aaaa"], 2),
+            (vec!["prod", "key:bbbb"], 1),
+        ]
+    );
+    let labels = all.keys().nth(1).unwrap().labels(ledger.config());
+    assert_eq!(
+        labels,
+        [
+            ("gen_ai_provider_name", "anthropic"),
+            ("gen_ai_request_model", "claude-sonnet-4-5"),
+            ("service_name", "svc"),
+            ("deployment_environment", "prod"),
+            ("key_id", "key:aaaa"),
+        ]
+    );
+}
+
+#[test]
+fn overflow_keeps_requests_tokens_and_cost_exact() {
+    let settings = crate::config::LedgerSettings {
+        labels: vec!["tenant.id".to_owned()],
+        max_series: 3,
+        ..crate::config::LedgerSettings::default()
+    };
+    let ledger = ledger_with(settings, UNIX_EPOCH);
+    let calls: Vec<LlmSpan> = (0..10u8)
+        .map(|index| {
+            let mut next = call(None, Source::Other, 10);
+            next.span_id = [index; 8];
+            next.label_values = vec![Some(Arc::from(format!("tenant-{index}")))];
+            next
+        })
+        .collect();
+    ledger.record(batch(calls, vec![]), Now::current());
+    let (all, _) = ledger.snapshot();
+    assert_eq!(all.len(), 4);
+    let overflow: Arc<str> = Arc::from(OVERFLOW_LABEL);
+    let overflow_key = SeriesKey {
+        provider: overflow.clone(),
+        model: overflow.clone(),
+        service: overflow.clone(),
+        extra: Arc::from([overflow]),
+    };
+    assert_eq!(all[&overflow_key].requests[Outcome::Ok as usize], 7);
+    let requests: u64 = all.values().map(|state| state.requests[0]).sum();
+    let input: u64 = all.values().map(|state| state.tokens.input).sum();
+    let cost: u128 = all.values().map(|state| state.cost_picos).sum();
+    assert_eq!((requests, input, cost), (10, 10_000, 10 * CALL_PICOS));
+}
+
+fn reading(limit: u64, remaining: u64, reset_at: SystemTime) -> LimitReading {
+    LimitReading {
+        limit: Some(limit),
+        remaining: Some(remaining),
+        reset_at: Some(reset_at),
+    }
+}
+
+#[test]
+fn blocked_until_is_the_latest_exhausted_reset_or_retry_after() {
+    let now = at(1_000);
+    let mut state = SeriesState::default();
+    let observation = RateLimitObservation {
+        limits: vec![
+            (LimitKind::Requests, reading(50, 0, at(1_030))),
+            (LimitKind::InputTokens, reading(10_000, 0, at(1_045))),
+            // Not exhausted, so its later reset does not block.
+            (LimitKind::OutputTokens, reading(10_000, 5, at(1_090))),
+        ],
+        retry_after_until: Some(at(1_040)),
+        invalid: Vec::new(),
+    };
+    state.apply_rate_limits(None, &observation, now);
+    assert_eq!(state.blocked_until(&None, now), Some(at(1_045)));
+
+    let longer_retry = RateLimitObservation {
+        retry_after_until: Some(at(1_100)),
+        ..RateLimitObservation::default()
+    };
+    state.apply_rate_limits(None, &longer_retry, at(1_001));
+    assert_eq!(state.blocked_until(&None, now), Some(at(1_100)));
+    // Past every deadline, nothing blocks.
+    assert_eq!(state.blocked_until(&None, at(1_100)), None);
+    // Another key is not blocked by this one's limits.
+    assert_eq!(
+        state.blocked_until(&Some(Arc::from("key:other")), now),
+        None
+    );
+}
+
+#[test]
+fn rate_limits_are_kept_per_key_and_bounded() {
+    let mut state = SeriesState::default();
+    let observation = |remaining| RateLimitObservation {
+        limits: vec![(LimitKind::Requests, reading(50, remaining, at(2_000)))],
+        ..RateLimitObservation::default()
+    };
+    for index in 0..MAX_KEYS_PER_SERIES as u64 + 2 {
+        let key_id: Arc<str> = Arc::from(format!("key:{index}"));
+        state.apply_rate_limits(Some(&key_id), &observation(index), at(1_000 + index));
+    }
+    assert_eq!(state.limits.len(), MAX_KEYS_PER_SERIES);
+    // The two keys seen longest ago gave way.
+    let kept: Vec<u64> = state
+        .limits
+        .values()
+        .filter_map(|snapshot| snapshot.reading.remaining)
+        .collect();
+    assert!(!kept.contains(&0) && !kept.contains(&1), "{kept:?}");
+    let key_17: Option<Arc<str>> = Some(Arc::from("key:17"));
+    let newest = &state.limits[&(key_17, LimitKind::Requests)];
+    assert_eq!(newest.reading.remaining, Some(17));
 }

@@ -5,10 +5,13 @@ use std::sync::atomic::Ordering;
 use std::time::SystemTime;
 
 use super::text::TextWriter;
-use crate::call::{LimitKind, Outcome};
+use std::collections::BTreeMap;
+
+use super::gauges::{BudgetGauge, SeriesGauge, SeriesSample, budget_samples, series_samples};
+use crate::call::Outcome;
 use crate::export::{DropReason, ExportQueue};
 use crate::extract::AttributeProblem;
-use crate::ledger::{PICOS_PER_USD, SeriesKey, SeriesState};
+use crate::ledger::{LedgerConfig, PICOS_PER_USD, SeriesKey, SeriesState};
 use crate::pipeline::{ItemFate, Pipeline};
 use crate::signal::{Signal, Transport};
 
@@ -25,9 +28,11 @@ pub fn render(pipeline: &Pipeline, now: SystemTime) -> String {
     let mut writer = TextWriter::new();
     // Rendered from a copy, so a large scrape does not hold up the receivers.
     let (series, stats) = pipeline.ledger.snapshot();
-    write_call_counters(&mut writer, &series);
-    write_rate_limits(&mut writer, &series, now);
-    write_histograms(&mut writer, &series);
+    let config = pipeline.ledger.config();
+    let started = pipeline.ledger.started();
+    write_call_counters(&mut writer, &series, config);
+    write_gauges(&mut writer, &series, config, started, now);
+    write_histograms(&mut writer, &series, config);
 
     writer.family(
         "burnrate_llm_duplicate_spans_total",
@@ -73,39 +78,26 @@ pub fn render(pipeline: &Pipeline, now: SystemTime) -> String {
     writer.finish()
 }
 
-fn common_labels(key: &SeriesKey) -> [(&'static str, &str); 3] {
-    [
-        ("gen_ai_provider_name", &key.provider),
-        ("gen_ai_request_model", &key.model),
-        ("service_name", &key.service),
-    ]
-}
-
-/// Writes one family with one sample per series and extra label value.
+/// Writes one counter family with one sample per series and extra label value.
 fn write_per_series<'a, T: Copy>(
     writer: &mut TextWriter,
-    series: &'a std::collections::BTreeMap<SeriesKey, SeriesState>,
-    family: (&str, &str, &str),
+    series: &'a BTreeMap<SeriesKey, SeriesState>,
+    config: &LedgerConfig,
+    family: (&str, &str),
     extra: Option<(&str, &[(T, &str)])>,
-    value: impl Fn(&'a SeriesState, Option<T>) -> Option<f64>,
+    value: impl Fn(&'a SeriesState, Option<T>) -> f64,
 ) {
-    let (name, kind, help) = family;
-    writer.family(name, kind, help);
+    let (name, help) = family;
+    writer.family(name, "counter", help);
     for (key, state) in series {
-        let common = common_labels(key);
+        let labels = key.labels(config);
         match extra {
-            None => {
-                if let Some(sample) = value(state, None) {
-                    writer.sample(name, &common, sample);
-                }
-            }
+            None => writer.sample(name, &labels, value(state, None)),
             Some((label, values)) => {
                 for (item, label_value) in values {
-                    if let Some(sample) = value(state, Some(*item)) {
-                        let mut labels = common.to_vec();
-                        labels.push((label, label_value));
-                        writer.sample(name, &labels, sample);
-                    }
+                    let mut labels = labels.clone();
+                    labels.push((label, label_value));
+                    writer.sample(name, &labels, value(state, Some(*item)));
                 }
             }
         }
@@ -114,7 +106,8 @@ fn write_per_series<'a, T: Copy>(
 
 fn write_call_counters(
     writer: &mut TextWriter,
-    series: &std::collections::BTreeMap<SeriesKey, SeriesState>,
+    series: &BTreeMap<SeriesKey, SeriesState>,
+    config: &LedgerConfig,
 ) {
     let outcomes: Vec<(Outcome, &str)> = OUTCOMES
         .iter()
@@ -123,13 +116,10 @@ fn write_call_counters(
     write_per_series(
         writer,
         series,
-        (
-            "burnrate_llm_requests_total",
-            "counter",
-            "LLM calls by outcome.",
-        ),
+        config,
+        ("burnrate_llm_requests_total", "LLM calls by outcome."),
         Some(("outcome", &outcomes)),
-        |state, outcome| outcome.map(|outcome| state.requests[outcome as usize] as f64),
+        |state, outcome| outcome.map_or(0.0, |outcome| state.requests[outcome as usize] as f64),
     );
 
     let token_types: Vec<(usize, &str)> = crate::call::TokenCounts::default()
@@ -141,153 +131,99 @@ fn write_call_counters(
     write_per_series(
         writer,
         series,
+        config,
         (
             "burnrate_llm_tokens_total",
-            "counter",
             "Tokens by type. The types partition a call's tokens: input excludes cache reads and writes, output excludes reasoning.",
         ),
         Some(("gen_ai_token_type", &token_types)),
-        |state, index| Some(state.tokens.by_type()[index?].1 as f64),
+        |state, index| index.map_or(0.0, |index| state.tokens.by_type()[index].1 as f64),
     );
 
-    write_per_series::<()>(
-        writer,
-        series,
+    type Counter = (&'static str, &'static str, fn(&SeriesState) -> f64);
+    let counters: [Counter; 4] = [
         (
             "burnrate_llm_cost_usd_total",
-            "counter",
             "Cost of priced LLM calls in US dollars.",
+            |state| state.cost_picos as f64 / PICOS_PER_USD,
         ),
-        None,
-        |state, _| Some(state.cost_picos as f64 / PICOS_PER_USD),
-    );
-    write_per_series::<()>(
-        writer,
-        series,
         (
             "burnrate_llm_unpriced_tokens_total",
-            "counter",
             "Tokens of calls whose model is missing from the price table; their cost is unknown, not zero.",
+            |state| state.unpriced_tokens as f64,
         ),
-        None,
-        |state, _| Some(state.unpriced_tokens as f64),
-    );
-    write_per_series::<()>(
-        writer,
-        series,
         (
             "burnrate_llm_missing_usage_total",
-            "counter",
             "LLM calls whose span reported no token usage, such as streams without usage.",
+            |state| state.missing_usage as f64,
         ),
-        None,
-        |state, _| Some(state.missing_usage as f64),
-    );
+        (
+            "burnrate_llm_late_calls_total",
+            "LLM calls whose span ended more than 60 seconds before it arrived; they count in every total but not in the per-minute gauges.",
+            |state| state.late_calls as f64,
+        ),
+    ];
+    for (name, help, value) in counters {
+        write_per_series::<()>(writer, series, config, (name, help), None, |state, _| {
+            value(state)
+        });
+    }
 }
 
-fn write_rate_limits(
+/// Writes the gauges of every series and budget, one family at a time.
+fn write_gauges(
     writer: &mut TextWriter,
-    series: &std::collections::BTreeMap<SeriesKey, SeriesState>,
+    series: &BTreeMap<SeriesKey, SeriesState>,
+    config: &LedgerConfig,
+    started: SystemTime,
     now: SystemTime,
 ) {
-    let kinds: Vec<(LimitKind, &str)> = LimitKind::ALL
+    let per_series: Vec<(&SeriesKey, Vec<SeriesSample>)> = series
         .iter()
-        .map(|kind| (*kind, kind.as_str()))
+        .map(|(key, state)| (key, series_samples(state, config, started, now)))
         .collect();
-    // Once a window's reset time has passed, the provider has refilled it:
-    // remaining is back at the limit, whatever the last response reported.
-    let reading = |state: &SeriesState, kind: Option<LimitKind>| {
-        let mut reading = state.limits.get(&kind?)?.reading;
-        if reading.reset_at.is_some_and(|reset_at| reset_at <= now) {
-            reading.remaining = reading.limit;
+    for gauge in SeriesGauge::ALL {
+        let name = prometheus_name(gauge.name());
+        writer.family(&name, "gauge", gauge.help());
+        for (key, samples) in &per_series {
+            for sample in samples.iter().filter(|sample| sample.gauge == gauge) {
+                let label_names: Vec<String> = sample
+                    .labels
+                    .iter()
+                    .map(|(label, _)| prometheus_name(label))
+                    .collect();
+                let mut labels = key.labels(config);
+                for (name, (_, value)) in label_names.iter().zip(&sample.labels) {
+                    labels.push((name, value));
+                }
+                writer.sample(&name, &labels, sample.value);
+            }
         }
-        Some(reading)
-    };
+    }
 
-    write_per_series(
-        writer,
-        series,
-        (
-            "burnrate_ratelimit_limit",
-            "gauge",
-            "Size of the provider's rate-limit window, from the newest response.",
-        ),
-        Some(("limit", &kinds)),
-        |state, kind| reading(state, kind)?.limit.map(|limit| limit as f64),
-    );
-    write_per_series(
-        writer,
-        series,
-        (
-            "burnrate_ratelimit_remaining",
-            "gauge",
-            "Requests or tokens left in the window, from the newest response.",
-        ),
-        Some(("limit", &kinds)),
-        |state, kind| {
-            reading(state, kind)?
-                .remaining
-                .map(|remaining| remaining as f64)
-        },
-    );
-    write_per_series(
-        writer,
-        series,
-        (
-            "burnrate_ratelimit_utilization_ratio",
-            "gauge",
-            "Used share of the window: 1 - remaining / limit.",
-        ),
-        Some(("limit", &kinds)),
-        |state, kind| {
-            let reading = reading(state, kind)?;
-            let limit = reading.limit.filter(|limit| *limit > 0)?;
-            // Computed from the used count, which keeps small ratios exact.
-            let used = limit.saturating_sub(reading.remaining?);
-            Some(used as f64 / limit as f64)
-        },
-    );
-    write_per_series(
-        writer,
-        series,
-        (
-            "burnrate_ratelimit_reset_seconds",
-            "gauge",
-            "Seconds until the window resets; 0 once it has.",
-        ),
-        Some(("limit", &kinds)),
-        |state, kind| {
-            reading(state, kind)?
-                .reset_at
-                .map(|reset_at| seconds_until(reset_at, now))
-        },
-    );
-    write_per_series::<()>(
-        writer,
-        series,
-        (
-            "burnrate_ratelimit_retry_after_seconds",
-            "gauge",
-            "Seconds until the newest retry-after deadline; 0 once it has passed.",
-        ),
-        None,
-        |state, _| {
-            state
-                .retry_after
-                .map(|(until, _)| seconds_until(until, now))
-        },
-    );
+    let budgets = budget_samples(series, config, started, now);
+    for gauge in BudgetGauge::ALL {
+        let name = prometheus_name(gauge.name());
+        writer.family(&name, "gauge", gauge.help());
+        for sample in budgets.iter().filter(|sample| sample.gauge == gauge) {
+            let labels = [
+                ("budget", &*sample.budget),
+                ("period", sample.period.as_str()),
+            ];
+            writer.sample(&name, &labels, sample.value);
+        }
+    }
 }
 
-fn seconds_until(deadline: SystemTime, now: SystemTime) -> f64 {
-    deadline
-        .duration_since(now)
-        .map_or(0.0, |left| left.as_secs_f64())
+/// Turns an OTLP metric or attribute name into its Prometheus form.
+fn prometheus_name(name: &str) -> String {
+    name.replace('.', "_")
 }
 
 fn write_histograms(
     writer: &mut TextWriter,
-    series: &std::collections::BTreeMap<SeriesKey, SeriesState>,
+    series: &BTreeMap<SeriesKey, SeriesState>,
+    config: &LedgerConfig,
 ) {
     let name = "gen_ai_client_token_usage";
     writer.family(
@@ -303,7 +239,7 @@ fn write_histograms(
             if histogram.count == 0 {
                 continue;
             }
-            let mut labels = common_labels(key).to_vec();
+            let mut labels = key.labels(config);
             labels.push(("gen_ai_token_type", token_type));
             writer.histogram(
                 name,
@@ -326,7 +262,7 @@ fn write_histograms(
         if histogram.count > 0 {
             writer.histogram(
                 name,
-                &common_labels(key),
+                &key.labels(config),
                 histogram.bounds,
                 &histogram.counts,
                 histogram.sum,
@@ -539,7 +475,7 @@ mod tests {
     use std::time::{Duration, UNIX_EPOCH};
 
     use super::*;
-    use crate::call::{LimitReading, RateLimitObservation, ServiceTier, TokenCounts};
+    use crate::call::{LimitKind, LimitReading, RateLimitObservation, ServiceTier, TokenCounts};
     use crate::extract::{Extracted, LlmSpan, Source};
     use crate::ledger::{Ledger, Now};
     use crate::pricing::Prices;
@@ -566,6 +502,7 @@ mod tests {
             cache_creation_1h: 0,
             service_tier: ServiceTier::Standard,
             key_id: None,
+            label_values: Vec::new(),
             outcome: Outcome::Ok,
             start_time: UNIX_EPOCH,
             end_time: UNIX_EPOCH + Duration::from_secs(100),
@@ -605,5 +542,124 @@ mod tests {
         assert!(sample(&text, "burnrate_ratelimit_remaining{").ends_with(" 100"));
         assert!(sample(&text, "burnrate_ratelimit_utilization_ratio{").ends_with(" 0"));
         assert!(sample(&text, "burnrate_ratelimit_reset_seconds{").ends_with(" 0"));
+    }
+
+    fn utc(text: &str) -> SystemTime {
+        chrono::DateTime::parse_from_rfc3339(text).unwrap().into()
+    }
+
+    /// Two calls of 1000 input tokens (0.003 USD each) that ended 10 and 20
+    /// seconds before `now`, the newest with 10 of 50 requests left.
+    fn pipeline_with_budgets(started: SystemTime, now: SystemTime) -> Pipeline {
+        let yaml = r#"
+time_zone: UTC
+labels: [deployment.environment]
+budgets:
+  - { name: svc-month, period: month, amount_usd: 100, selector: '{service_name="svc"}' }
+  - { name: svc-day, period: day, amount_usd: 1.5, selector: '{deployment_environment="prod"}' }
+  - { name: other, period: month, amount_usd: 7, selector: '{service_name="other"}' }
+"#;
+        let settings: crate::config::LedgerSettings = serde_yaml::from_str(yaml).unwrap();
+        let config = crate::ledger::LedgerConfig::from_settings(&settings).unwrap();
+        let ledger = Arc::new(Ledger::with_config(Prices::embedded(), config, started));
+        let mut calls = Vec::new();
+        for (span, ago, remaining) in [(1u8, 20, 20), (2, 10, 10)] {
+            let end_time = now - Duration::from_secs(ago);
+            let reading = LimitReading {
+                limit: Some(50),
+                remaining: Some(remaining),
+                reset_at: Some(now + Duration::from_secs(30)),
+            };
+            calls.push(LlmSpan {
+                trace_id: [1; 16],
+                span_id: [span; 8],
+                service: Arc::from("svc"),
+                resource_id: 0,
+                source: Source::Other,
+                provider: "anthropic".to_owned(),
+                operation: "chat".to_owned(),
+                request_model: Some("claude-sonnet-4-5".to_owned()),
+                response_model: None,
+                response_id: None,
+                tokens: Some(TokenCounts {
+                    input: 1_000,
+                    ..TokenCounts::default()
+                }),
+                cache_creation_1h: 0,
+                service_tier: ServiceTier::Standard,
+                key_id: None,
+                label_values: vec![Some(Arc::from("prod"))],
+                outcome: Outcome::Ok,
+                start_time: end_time - Duration::from_secs(1),
+                end_time,
+                rate_limits: RateLimitObservation {
+                    limits: vec![(LimitKind::Requests, reading)],
+                    ..RateLimitObservation::default()
+                },
+            });
+        }
+        let extracted = Extracted {
+            llm_spans: calls,
+            ..Extracted::default()
+        };
+        let update = Now {
+            instant: std::time::Instant::now(),
+            wall: now,
+        };
+        ledger.record(extracted, update);
+        Pipeline::new(ledger, Vec::new(), crate::extract::DEFAULT_MAX_ATTRIBUTES)
+    }
+
+    #[test]
+    fn spend_budget_and_window_gauges() {
+        let started = utc("2026-04-01T00:00:00Z");
+        // 10 of 30 days of April gone, 6 of 24 hours of the day.
+        let now = utc("2026-04-11T06:00:00Z");
+        let text = render(&pipeline_with_budgets(started, now), now);
+        let series = r#"gen_ai_provider_name="anthropic",gen_ai_request_model="claude-sonnet-4-5",service_name="svc",deployment_environment="prod""#;
+        let expected = [
+            format!("burnrate_spend_usd{{{series},period=\"day\"}} 0.006"),
+            format!("burnrate_spend_usd{{{series},period=\"month\"}} 0.006"),
+            format!("burnrate_spend_projected_usd{{{series},period=\"day\"}} 0.024"),
+            // 0.006 * 30 / 10.25 days.
+            format!("burnrate_spend_projected_usd{{{series},period=\"month\"}} 0.0175609756097561"),
+            format!("burnrate_llm_requests_per_minute{{{series}}} 2"),
+            format!("burnrate_llm_tokens_per_minute{{{series},gen_ai_token_type=\"input\"}} 2000"),
+            format!("burnrate_llm_tokens_per_minute{{{series},gen_ai_token_type=\"output\"}} 0"),
+            format!("burnrate_ratelimit_remaining{{{series},limit=\"requests\"}} 10"),
+            // 10 requests left at 2 a minute.
+            format!("burnrate_ratelimit_exhaustion_seconds{{{series},limit=\"requests\"}} 300"),
+            format!("burnrate_ratelimit_blocked_seconds{{{series}}} 0"),
+            format!("burnrate_llm_late_calls_total{{{series}}} 0"),
+            r#"burnrate_budget_usd{budget="svc-month",period="month"} 100"#.to_owned(),
+            r#"burnrate_budget_usd{budget="svc-day",period="day"} 1.5"#.to_owned(),
+            r#"burnrate_budget_spend_usd{budget="svc-month",period="month"} 0.006"#.to_owned(),
+            r#"burnrate_budget_spend_usd{budget="svc-day",period="day"} 0.006"#.to_owned(),
+            r#"burnrate_budget_spend_usd{budget="other",period="month"} 0"#.to_owned(),
+            r#"burnrate_budget_spend_projected_usd{budget="svc-day",period="day"} 0.024"#
+                .to_owned(),
+            r#"burnrate_budget_spend_projected_usd{budget="other",period="month"} 0"#.to_owned(),
+        ];
+        for line in expected {
+            assert!(
+                text.lines().any(|found| found == line),
+                "missing {line}\n{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn projection_waits_for_a_basis() {
+        let started = utc("2026-04-11T06:00:00Z");
+        let now = utc("2026-04-11T06:05:00Z");
+        let text = render(&pipeline_with_budgets(started, now), now);
+        assert!(!text.contains("burnrate_spend_projected_usd{"), "{text}");
+        assert!(
+            !text.contains("burnrate_budget_spend_projected_usd{"),
+            "{text}"
+        );
+        assert!(
+            text.contains("burnrate_budget_spend_usd{budget=\"svc-month\",period=\"month\"} 0.006")
+        );
     }
 }

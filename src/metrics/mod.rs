@@ -1,6 +1,7 @@
 //! Prometheus exposition of the ledger and of burnrate's own health.
 
 mod exposition;
+pub mod gauges;
 pub mod otlp;
 mod text;
 

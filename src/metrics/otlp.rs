@@ -24,9 +24,10 @@ use opentelemetry_proto::tonic::metrics::v1::{
 };
 use opentelemetry_proto::tonic::resource::v1::Resource;
 
-use crate::call::{LimitKind, Outcome};
+use super::gauges::{BudgetGauge, SeriesGauge, budget_samples, series_samples};
+use crate::call::Outcome;
 use crate::config::Temporality;
-use crate::ledger::{Histogram, PICOS_PER_USD, SeriesKey, SeriesState};
+use crate::ledger::{Histogram, Ledger, LedgerConfig, PICOS_PER_USD, SeriesKey, SeriesState};
 
 const OUTCOMES: [Outcome; 4] = [
     Outcome::Ok,
@@ -40,6 +41,9 @@ const OUTCOMES: [Outcome; 4] = [
 #[derive(Debug)]
 pub struct OtlpMetricsBuilder {
     temporality: Temporality,
+    config: LedgerConfig,
+    /// When the ledger started counting.
+    started: SystemTime,
     /// Per series, the time and state of the previous export.
     previous: HashMap<SeriesKey, (SystemTime, SeriesState)>,
 }
@@ -47,6 +51,7 @@ pub struct OtlpMetricsBuilder {
 /// One series' values for one export: the state, and what to subtract from
 /// it with delta temporality.
 struct Window<'a> {
+    config: &'a LedgerConfig,
     key: &'a SeriesKey,
     state: &'a SeriesState,
     previous: Option<&'a SeriesState>,
@@ -61,6 +66,9 @@ impl Window<'_> {
             string_attribute("gen_ai.request.model", &self.key.model),
             string_attribute("service.name", &self.key.service),
         ];
+        let allowlisted = self.config.labels.iter().zip(self.key.extra.iter());
+        attributes
+            .extend(allowlisted.map(|(label, value)| string_attribute(&label.attribute, value)));
         attributes.extend(
             extra
                 .iter()
@@ -130,9 +138,12 @@ impl Window<'_> {
 }
 
 impl OtlpMetricsBuilder {
-    pub fn new(temporality: Temporality) -> OtlpMetricsBuilder {
+    /// A builder for the series of `ledger`.
+    pub fn new(temporality: Temporality, ledger: &Ledger) -> OtlpMetricsBuilder {
         OtlpMetricsBuilder {
             temporality,
+            config: ledger.config().clone(),
+            started: ledger.started(),
             previous: HashMap::new(),
         }
     }
@@ -150,19 +161,32 @@ impl OtlpMetricsBuilder {
                 Temporality::Cumulative => None,
             };
             let window = Window {
+                config: &self.config,
                 key,
                 state,
                 previous: previous.map(|(_, state)| state),
                 start: unix_nanos(previous.map_or(state.first_seen, |(time, _)| *time)),
                 now: unix_nanos(now),
             };
-            metrics.add_series(&window, now);
+            metrics.add_series(&window, self.started, now);
         }
         if self.temporality == Temporality::Delta {
             self.previous = series
                 .iter()
                 .map(|(key, state)| (key.clone(), (now, state.clone())))
                 .collect();
+        }
+        for sample in budget_samples(series, &self.config, self.started, now) {
+            let point = NumberDataPoint {
+                attributes: vec![
+                    string_attribute("budget", &sample.budget),
+                    string_attribute("period", sample.period.as_str()),
+                ],
+                time_unix_nano: unix_nanos(now),
+                value: Some(number_data_point::Value::AsDouble(sample.value)),
+                ..Default::default()
+            };
+            metrics.budgets.entry(sample.gauge).or_default().push(point);
         }
         metrics.into_request(self.temporality)
     }
@@ -179,16 +203,15 @@ struct MetricSet {
     cost: Vec<NumberDataPoint>,
     unpriced_tokens: Vec<NumberDataPoint>,
     missing_usage: Vec<NumberDataPoint>,
-    limit: Vec<NumberDataPoint>,
-    remaining: Vec<NumberDataPoint>,
-    utilization: Vec<NumberDataPoint>,
-    reset: Vec<NumberDataPoint>,
+    late_calls: Vec<NumberDataPoint>,
+    gauges: BTreeMap<SeriesGauge, Vec<NumberDataPoint>>,
+    budgets: BTreeMap<BudgetGauge, Vec<NumberDataPoint>>,
     token_usage: Vec<HistogramDataPoint>,
     duration: Vec<HistogramDataPoint>,
 }
 
 impl MetricSet {
-    fn add_series(&mut self, window: &Window<'_>, now: SystemTime) {
+    fn add_series(&mut self, window: &Window<'_>, started: SystemTime, now: SystemTime) {
         use number_data_point::Value::{AsDouble, AsInt};
         let as_int = |count: u64| AsInt(i64::try_from(count).unwrap_or(i64::MAX));
 
@@ -213,36 +236,16 @@ impl MetricSet {
         self.missing_usage
             .push(window.sum_point(&[], as_int(window.counter(|state| state.missing_usage))));
 
-        for kind in LimitKind::ALL {
-            let Some(snapshot) = window.state.limits.get(&kind) else {
-                continue;
-            };
-            let mut reading = snapshot.reading;
-            // A window whose reset time has passed is full again, as on /metrics.
-            if reading.reset_at.is_some_and(|reset_at| reset_at <= now) {
-                reading.remaining = reading.limit;
-            }
-            let label = [("limit", kind.as_str())];
-            if let Some(limit) = reading.limit {
-                self.limit.push(window.gauge_point(&label, limit as f64));
-            }
-            if let Some(remaining) = reading.remaining {
-                self.remaining
-                    .push(window.gauge_point(&label, remaining as f64));
-            }
-            if let (Some(limit), Some(remaining)) =
-                (reading.limit.filter(|limit| *limit > 0), reading.remaining)
-            {
-                let used = limit.saturating_sub(remaining);
-                self.utilization
-                    .push(window.gauge_point(&label, used as f64 / limit as f64));
-            }
-            if let Some(reset_at) = reading.reset_at {
-                let seconds = reset_at
-                    .duration_since(now)
-                    .map_or(0.0, |left| left.as_secs_f64());
-                self.reset.push(window.gauge_point(&label, seconds));
-            }
+        self.late_calls
+            .push(window.sum_point(&[], as_int(window.counter(|state| state.late_calls))));
+        for sample in series_samples(window.state, window.config, started, now) {
+            let labels: Vec<(&str, &str)> = sample
+                .labels
+                .iter()
+                .map(|(key, value)| (*key, &**value))
+                .collect();
+            let point = window.gauge_point(&labels, sample.value);
+            self.gauges.entry(sample.gauge).or_default().push(point);
         }
 
         let histograms: [(&str, HistogramReader); 2] = [
@@ -273,18 +276,13 @@ impl MetricSet {
                 is_monotonic: true,
             })
         };
-        let gauge = |points: Vec<NumberDataPoint>| {
-            Data::Gauge(Gauge {
-                data_points: points,
-            })
-        };
         let histogram = |points: Vec<HistogramDataPoint>| {
             Data::Histogram(OtlpHistogram {
                 data_points: points,
                 aggregation_temporality: temporality,
             })
         };
-        let metrics = vec![
+        let mut metrics = vec![
             metric(
                 "burnrate.llm.requests",
                 "LLM calls by outcome.",
@@ -316,28 +314,10 @@ impl MetricSet {
                 sum(self.missing_usage),
             ),
             metric(
-                "burnrate.ratelimit.limit",
-                "Size of the provider's rate-limit window.",
-                "",
-                gauge(self.limit),
-            ),
-            metric(
-                "burnrate.ratelimit.remaining",
-                "Requests or tokens left in the window.",
-                "",
-                gauge(self.remaining),
-            ),
-            metric(
-                "burnrate.ratelimit.utilization_ratio",
-                "Used share of the window: (limit - remaining) / limit.",
-                "",
-                gauge(self.utilization),
-            ),
-            metric(
-                "burnrate.ratelimit.reset",
-                "Time until the window resets.",
-                "s",
-                gauge(self.reset),
+                "burnrate.llm.late_calls",
+                "LLM calls whose span ended more than 60 seconds before it arrived.",
+                "{request}",
+                sum(self.late_calls),
             ),
             metric(
                 "gen_ai.client.token.usage",
@@ -352,6 +332,22 @@ impl MetricSet {
                 histogram(self.duration),
             ),
         ];
+        for (gauge, points) in self.gauges {
+            metrics.push(metric(
+                gauge.name(),
+                gauge.help(),
+                gauge_unit(gauge.name()),
+                gauge_data(points),
+            ));
+        }
+        for (gauge, points) in self.budgets {
+            metrics.push(metric(
+                gauge.name(),
+                gauge.help(),
+                gauge_unit(gauge.name()),
+                gauge_data(points),
+            ));
+        }
         ExportMetricsServiceRequest {
             resource_metrics: vec![ResourceMetrics {
                 resource: Some(Resource {
@@ -383,6 +379,24 @@ fn metric(name: &str, description: &str, unit: &str, data: Data) -> Metric {
         unit: unit.to_owned(),
         data: Some(data),
         ..Default::default()
+    }
+}
+
+fn gauge_data(points: Vec<NumberDataPoint>) -> Data {
+    Data::Gauge(Gauge {
+        data_points: points,
+    })
+}
+
+/// The unit of a gauge, from the suffix of its name, so that the standard
+/// translation to Prometheus names adds no second suffix.
+fn gauge_unit(name: &str) -> &'static str {
+    if name.ends_with("_seconds") {
+        "s"
+    } else if name.ends_with("_ratio") {
+        "1"
+    } else {
+        ""
     }
 }
 

@@ -103,6 +103,8 @@ pub struct Pipeline {
     pub receiver_stats: ReceiverStats,
     /// Attributes per span that extraction reads.
     max_attributes: usize,
+    /// Attributes that label the ledger's series, from its configuration.
+    label_attributes: Vec<String>,
     transform: SpanTransform,
     pub processing_stats: ProcessingStats,
 }
@@ -121,11 +123,18 @@ impl Pipeline {
         exporters: Vec<ExportQueue>,
         max_attributes: usize,
     ) -> Pipeline {
+        let label_attributes = ledger
+            .config()
+            .labels
+            .iter()
+            .map(|label| label.attribute.clone())
+            .collect();
         Pipeline {
             ledger,
             exporters,
             receiver_stats: ReceiverStats::default(),
             max_attributes,
+            label_attributes,
             transform: SpanTransform::new(&crate::config::Processing::default()),
             processing_stats: ProcessingStats::default(),
         }
@@ -180,7 +189,8 @@ impl Pipeline {
 
         let extracted = match &mut message {
             Message::Traces(request) => {
-                let extracted = crate::extract::extract(request, self.max_attributes);
+                let extracted =
+                    crate::extract::extract(request, self.max_attributes, &self.label_attributes);
                 if self.apply_transform(request, &extracted) {
                     raw = None;
                 }

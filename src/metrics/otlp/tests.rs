@@ -2,7 +2,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::*;
-use crate::call::{LimitReading, RateLimitObservation, ServiceTier, TokenCounts};
+use crate::call::{LimitKind, LimitReading, RateLimitObservation, ServiceTier, TokenCounts};
 use crate::extract::{Extracted, LlmSpan, Source};
 use crate::ledger::{Ledger, Now};
 use crate::pricing::Prices;
@@ -35,6 +35,7 @@ fn call(span: u8) -> LlmSpan {
         cache_creation_1h: 0,
         service_tier: ServiceTier::Standard,
         key_id: None,
+        label_values: Vec::new(),
         outcome: Outcome::Ok,
         start_time: at(99),
         end_time: at(100),
@@ -112,7 +113,7 @@ fn cumulative_points_start_when_series_was_first_seen() {
     record(&ledger, 1, 500);
     record(&ledger, 2, 600);
     let (series, _) = ledger.snapshot();
-    let request = OtlpMetricsBuilder::new(Temporality::Cumulative).build(&series, at(700));
+    let request = OtlpMetricsBuilder::new(Temporality::Cumulative, &ledger).build(&series, at(700));
 
     let (sum, _) = sum_points(&request, "burnrate.llm.requests");
     assert!(sum.is_monotonic);
@@ -143,7 +144,7 @@ fn cost_is_in_dollars() {
     let ledger = ledger();
     record(&ledger, 1, 500);
     let (series, _) = ledger.snapshot();
-    let request = OtlpMetricsBuilder::new(Temporality::Cumulative).build(&series, at(700));
+    let request = OtlpMetricsBuilder::new(Temporality::Cumulative, &ledger).build(&series, at(700));
     let (_, points) = sum_points(&request, "burnrate.llm.cost_usd");
     // 1000 input tokens at 3 USD and 100 output tokens at 15 USD per million.
     assert_eq!(
@@ -155,7 +156,7 @@ fn cost_is_in_dollars() {
 #[test]
 fn delta_points_chain() {
     let ledger = ledger();
-    let mut builder = OtlpMetricsBuilder::new(Temporality::Delta);
+    let mut builder = OtlpMetricsBuilder::new(Temporality::Delta, &ledger);
     record(&ledger, 1, 500);
     let first = builder.build(&ledger.snapshot().0, at(600));
     record(&ledger, 2, 650);
@@ -188,7 +189,7 @@ fn delta_points_chain() {
 #[test]
 fn delta_histogram_holds_only_new_calls() {
     let ledger = ledger();
-    let mut builder = OtlpMetricsBuilder::new(Temporality::Delta);
+    let mut builder = OtlpMetricsBuilder::new(Temporality::Delta, &ledger);
     record(&ledger, 1, 500);
     builder.build(&ledger.snapshot().0, at(600));
     record(&ledger, 2, 650);
@@ -210,8 +211,8 @@ fn delta_histogram_holds_only_new_calls() {
 fn rate_limit_gauges_and_reset() {
     let ledger = ledger();
     record(&ledger, 1, 500);
-    let request =
-        OtlpMetricsBuilder::new(Temporality::Cumulative).build(&ledger.snapshot().0, at(900));
+    let request = OtlpMetricsBuilder::new(Temporality::Cumulative, &ledger)
+        .build(&ledger.snapshot().0, at(900));
     let gauge_value = |name: &str| match &metric(&request, name).data {
         Some(Data::Gauge(gauge)) => gauge.data_points[0].value,
         other => panic!("{name} is not a gauge: {other:?}"),
@@ -230,15 +231,19 @@ fn rate_limit_gauges_and_reset() {
         Some(AsDouble(0.2))
     );
     assert_eq!(
-        gauge_value("burnrate.ratelimit.reset"),
+        gauge_value("burnrate.ratelimit.reset_seconds"),
         Some(AsDouble(100.0))
     );
-    assert_eq!(metric(&request, "burnrate.ratelimit.reset").unit, "s");
+    assert_eq!(
+        metric(&request, "burnrate.ratelimit.reset_seconds").unit,
+        "s"
+    );
 }
 
 #[test]
 fn empty_ledger_sends_no_metrics() {
-    let request = OtlpMetricsBuilder::new(Temporality::Cumulative).build(&BTreeMap::new(), at(1));
+    let request =
+        OtlpMetricsBuilder::new(Temporality::Cumulative, &ledger()).build(&BTreeMap::new(), at(1));
     assert!(
         request.resource_metrics[0].scope_metrics[0]
             .metrics
