@@ -74,7 +74,19 @@ exporters:
   - name: upstream
     endpoint: http://127.0.0.1:{upstream_port}
     protocol: grpc
+ledger:
+  labels: [deployment.environment]
+  time_zone: {time_zone}
+  budgets:
+    - {{ name: checkout-month, period: month, amount_usd: 0.01, selector: '{{service_name="checkout"}}' }}
+    - {{ name: all-day, period: day, amount_usd: 5, selector: '' }}
 """
+# The ledger's time zone in CONFIG_TEMPLATE: far from UTC, so that its calendar
+# day differs from UTC's for about half of every day.
+LEDGER_TIME_ZONE = "Pacific/Chatham"
+# The resource attribute that client_app's spans carry and CONFIG_TEMPLATE
+# turns into a label.
+DEPLOYMENT_ENVIRONMENT = "e2e"
 
 
 @pytest.fixture(scope="session")
@@ -117,6 +129,7 @@ def burnrate(burnrate_bin, upstream, tmp_path_factory):
             metrics_port=metrics_port,
             admin_port=admin_port,
             upstream_port=upstream.port,
+            time_zone=LEDGER_TIME_ZONE,
         )
     )
     stderr_path = work_dir / "stderr.log"
@@ -209,6 +222,9 @@ def run_client_app(
         "--output", str(output),
     ]  # fmt: skip
     environment = dict(os.environ)
+    environment["OTEL_RESOURCE_ATTRIBUTES"] = (
+        f"deployment.environment={DEPLOYMENT_ENVIRONMENT}"
+    )
     environment.pop("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", None)
     if compression is not None:
         environment["OTEL_EXPORTER_OTLP_TRACES_COMPRESSION"] = compression

@@ -17,11 +17,18 @@ import re
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 
 import prometheus_text
-from conftest import REPO_ROOT, http_get, run_client_app
+from conftest import (
+    DEPLOYMENT_ENVIRONMENT,
+    LEDGER_TIME_ZONE,
+    REPO_ROOT,
+    http_get,
+    run_client_app,
+)
 from fake_provider import CASES, Case
 
 # Calls per service, in the order client_app makes them.
@@ -187,6 +194,7 @@ class Scenario:
 
     recorded_runs: list[dict]
     sent_responses: list
+    started_at_unix: float
     samples: list[prometheus_text.Sample]
     scraped_at_unix: float
     metrics_text: str
@@ -264,6 +272,7 @@ def scrape_until_counted(
 @pytest.fixture(scope="module")
 def scenario(burnrate, fake_provider, tmp_path_factory) -> Scenario:
     output_dir = tmp_path_factory.mktemp("client_app")
+    started_at = time.time()
     recorded_runs = []
     for service, names in RUNS.items():
         output = output_dir / f"{service}.json"
@@ -281,7 +290,12 @@ def scenario(burnrate, fake_provider, tmp_path_factory) -> Scenario:
     # Kept for reading after the run; the assertions use the parsed samples.
     (REPO_ROOT / "target" / "e2e-metrics.txt").write_text(text)
     return Scenario(
-        recorded_runs, fake_provider.sent_responses(), samples, scraped_at, text
+        recorded_runs,
+        fake_provider.sent_responses(),
+        started_at,
+        samples,
+        scraped_at,
+        text,
     )
 
 
@@ -332,6 +346,61 @@ def test_cost(scenario, series):
     sample = scenario.one_sample("burnrate_llm_cost_usd_total", series.labels())
     assert abs(sample.value - expected) < COST_TOLERANCE_USD, (
         f"expected {expected:.7f} USD; scraped: {sample.line}"
+    )
+
+
+def local_day(unix_seconds: float):
+    return datetime.fromtimestamp(unix_seconds, ZoneInfo(LEDGER_TIME_ZONE)).date()
+
+
+@pytest.mark.parametrize("series", sorted(EXPECTED_COSTS), ids=param_id)
+def test_spend_of_day_and_month(scenario, series):
+    expected = EXPECTED_COSTS[series]
+    month = scenario.one_sample("burnrate_spend_usd", series.labels(period="month"))
+    day = scenario.one_sample("burnrate_spend_usd", series.labels(period="day"))
+    same_day = local_day(scenario.started_at_unix) == local_day(scenario.scraped_at_unix)
+    if same_day:
+        assert abs(day.value - expected) < COST_TOLERANCE_USD, (
+            f"expected {expected:.7f} USD spent today in {LEDGER_TIME_ZONE}; scraped: {day.line}"
+        )
+    if same_day or local_day(scenario.scraped_at_unix).day != 1:
+        assert abs(month.value - expected) < COST_TOLERANCE_USD, (
+            f"expected {expected:.7f} USD spent this month; scraped: {month.line}"
+        )
+
+
+def test_budgets_sum_their_series(scenario):
+    checkout = sum(cost for series, cost in EXPECTED_COSTS.items() if series.service == "checkout")
+    everything = sum(EXPECTED_COSTS.values())
+    expected = [
+        ("burnrate_budget_usd", "checkout-month", "month", 0.01),
+        ("burnrate_budget_usd", "all-day", "day", 5.0),
+        ("burnrate_budget_spend_usd", "checkout-month", "month", checkout),
+        ("burnrate_budget_spend_usd", "all-day", "day", everything),
+    ]
+    same_day = local_day(scenario.started_at_unix) == local_day(scenario.scraped_at_unix)
+    for name, budget, period, value in expected:
+        if name == "burnrate_budget_spend_usd" and not same_day:
+            continue
+        sample = scenario.one_sample(name, {"budget": budget, "period": period})
+        assert abs(sample.value - value) < COST_TOLERANCE_USD, (
+            f"expected {value:.7f} for budget {budget}; scraped: {sample.line}"
+        )
+
+
+@pytest.mark.parametrize("series", all_series(), ids=param_id)
+def test_allowlisted_label_and_window(scenario, series):
+    requests = scenario.matching("burnrate_llm_requests_total", series.labels())
+    assert requests and all(
+        s.labels.get("deployment_environment") == DEPLOYMENT_ENVIRONMENT for s in requests
+    ), f"every series should carry deployment_environment={DEPLOYMENT_ENVIRONMENT}: {[s.line for s in requests]}"
+    late = scenario.one_sample("burnrate_llm_late_calls_total", series.labels())
+    assert late.value == 0, f"no span arrives a minute late here; scraped: {late.line}"
+    total = sum(count for (s, _), count in EXPECTED_REQUESTS.items() if s == series)
+    per_minute = scenario.one_sample("burnrate_llm_requests_per_minute", series.labels())
+    # Calls leave the window 60 s after they ended, so a slow run may show fewer.
+    assert 0 <= per_minute.value <= total, (
+        f"at most the {total} calls made can be in the last minute; scraped: {per_minute.line}"
     )
 
 
@@ -389,6 +458,27 @@ def test_ratelimit_utilization(scenario, series, kind):
     assert abs(sample.value - expected) < RATIO_TOLERANCE, (
         f"expected {expected!r}; scraped: {sample.line}"
     )
+
+
+@pytest.mark.parametrize("series", all_series(), ids=param_id)
+def test_ratelimit_blocked_seconds(scenario, series):
+    """Blocked until the latest reset of an exhausted window or the retry-after deadline."""
+    deadlines = [
+        expected_reset_seconds(scenario, series, kind)
+        for kind in limit_kinds(series)
+        if newest_window(scenario, series, kind).remaining == 0
+    ]
+    newest = scenario.newest_response(series)
+    retry_after = CASES[newest.case].retry_after_seconds
+    if retry_after is not None:
+        deadlines.append(newest.sent_at_unix + retry_after - scenario.scraped_at_unix)
+    expected = max([0.0, *deadlines])
+    sample = scenario.one_sample("burnrate_ratelimit_blocked_seconds", series.labels())
+    assert abs(sample.value - expected) < ANTHROPIC_RESET_TOLERANCE_SECONDS, (
+        f"expected {expected:.3f} s; scraped: {sample.line}"
+    )
+    if series.service == "checkout":
+        assert sample.value > 0, f"the 429 with retry-after 17 blocks checkout; scraped: {sample.line}"
 
 
 def go_duration_seconds(text: str) -> float:
