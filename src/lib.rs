@@ -1,6 +1,7 @@
 //! burnrate: an OTLP sidecar that forwards telemetry unchanged and turns LLM
 //! spans into rate-limit and cost metrics.
 
+pub mod alerts;
 pub mod api;
 pub mod app;
 pub mod call;

@@ -4,7 +4,7 @@
 use std::sync::atomic::Ordering;
 use std::time::SystemTime;
 
-use super::text::TextWriter;
+use super::text::{MetricSink, TextWriter};
 use std::collections::BTreeMap;
 
 use super::gauges::{BudgetGauge, SeriesGauge, SeriesSample, budget_samples, series_samples};
@@ -26,13 +26,19 @@ const OUTCOMES: [Outcome; 4] = [
 /// gauges count from.
 pub fn render(pipeline: &Pipeline, now: SystemTime) -> String {
     let mut writer = TextWriter::new();
+    write_all(&mut writer, pipeline, now);
+    writer.finish()
+}
+
+/// Renders every metric family at time `now` into `writer`.
+pub fn write_all(writer: &mut dyn MetricSink, pipeline: &Pipeline, now: SystemTime) {
     // Rendered from a copy, so a large scrape does not hold up the receivers.
     let (series, stats) = pipeline.ledger.snapshot();
     let config = pipeline.ledger.config();
     let started = pipeline.ledger.started();
-    write_call_counters(&mut writer, &series, config);
-    write_gauges(&mut writer, &series, config, started, now);
-    write_histograms(&mut writer, &series, config);
+    write_call_counters(writer, &series, config);
+    write_gauges(writer, &series, config, started, now);
+    write_histograms(writer, &series, config);
 
     writer.family(
         "burnrate_llm_duplicate_spans_total",
@@ -72,15 +78,14 @@ pub fn render(pipeline: &Pipeline, now: SystemTime) -> String {
         "Spans with more attributes than extract.max_attributes_per_span; the rest were not read.",
     );
     writer.sample(name, &[], stats.truncated_spans as f64);
-    write_receiver(&mut writer, pipeline);
-    write_processing(&mut writer, pipeline);
-    write_exporters(&mut writer, pipeline);
-    writer.finish()
+    write_receiver(writer, pipeline);
+    write_processing(writer, pipeline);
+    write_exporters(writer, pipeline);
 }
 
 /// Writes one counter family with one sample per series and extra label value.
 fn write_per_series<'a, T: Copy>(
-    writer: &mut TextWriter,
+    writer: &mut dyn MetricSink,
     series: &'a BTreeMap<SeriesKey, SeriesState>,
     config: &LedgerConfig,
     family: (&str, &str),
@@ -105,7 +110,7 @@ fn write_per_series<'a, T: Copy>(
 }
 
 fn write_call_counters(
-    writer: &mut TextWriter,
+    writer: &mut dyn MetricSink,
     series: &BTreeMap<SeriesKey, SeriesState>,
     config: &LedgerConfig,
 ) {
@@ -172,7 +177,7 @@ fn write_call_counters(
 
 /// Writes the gauges of every series and budget, one family at a time.
 fn write_gauges(
-    writer: &mut TextWriter,
+    writer: &mut dyn MetricSink,
     series: &BTreeMap<SeriesKey, SeriesState>,
     config: &LedgerConfig,
     started: SystemTime,
@@ -221,7 +226,7 @@ fn prometheus_name(name: &str) -> String {
 }
 
 fn write_histograms(
-    writer: &mut TextWriter,
+    writer: &mut dyn MetricSink,
     series: &BTreeMap<SeriesKey, SeriesState>,
     config: &LedgerConfig,
 ) {
@@ -271,7 +276,7 @@ fn write_histograms(
     }
 }
 
-fn write_receiver(writer: &mut TextWriter, pipeline: &Pipeline) {
+fn write_receiver(writer: &mut dyn MetricSink, pipeline: &Pipeline) {
     let stats = &pipeline.receiver_stats;
     for signal in Signal::ALL {
         for fate in ItemFate::ALL {
@@ -322,7 +327,7 @@ fn write_receiver(writer: &mut TextWriter, pipeline: &Pipeline) {
     }
 }
 
-fn write_processing(writer: &mut TextWriter, pipeline: &Pipeline) {
+fn write_processing(writer: &mut dyn MetricSink, pipeline: &Pipeline) {
     let stats = &pipeline.processing_stats;
     let families = [
         (
@@ -347,7 +352,7 @@ fn write_processing(writer: &mut TextWriter, pipeline: &Pipeline) {
     }
 }
 
-fn write_exporters(writer: &mut TextWriter, pipeline: &Pipeline) {
+fn write_exporters(writer: &mut dyn MetricSink, pipeline: &Pipeline) {
     let exporters = &pipeline.exporters;
     for signal in Signal::ALL {
         let items = signal.item_name();

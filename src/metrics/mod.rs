@@ -5,4 +5,5 @@ pub mod gauges;
 pub mod otlp;
 mod text;
 
-pub use exposition::render;
+pub use exposition::{render, write_all};
+pub use text::MetricSink;

@@ -1,50 +1,20 @@
-//! A writer for the Prometheus text exposition format (version 0.0.4).
+//! A writer for the Prometheus text exposition format (version 0.0.4), and
+//! the sink interface that the metric families are rendered through.
 
 use std::fmt::Write;
 
-pub struct TextWriter {
-    output: String,
-}
+/// Receives metric families as they are rendered: the text exposition, or a
+/// collector of samples for rule evaluation.
+pub trait MetricSink {
+    /// Starts a metric family with its type and help text.
+    fn family(&mut self, name: &str, kind: &str, help: &str);
 
-impl TextWriter {
-    pub fn new() -> TextWriter {
-        TextWriter {
-            output: String::with_capacity(16 * 1024),
-        }
-    }
+    /// Takes one sample; `labels` are (name, value) pairs.
+    fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: f64);
 
-    /// Starts a metric family with its `# HELP` and `# TYPE` lines.
-    pub fn family(&mut self, name: &str, kind: &str, help: &str) {
-        let help = help.replace('\\', "\\\\").replace('\n', "\\n");
-        // Writing to a String cannot fail.
-        let _ = writeln!(self.output, "# HELP {name} {help}");
-        let _ = writeln!(self.output, "# TYPE {name} {kind}");
-    }
-
-    /// Writes one sample; `labels` are (name, value) pairs.
-    pub fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: f64) {
-        self.output.push_str(name);
-        if !labels.is_empty() {
-            self.output.push('{');
-            for (index, (label, label_value)) in labels.iter().enumerate() {
-                if index > 0 {
-                    self.output.push(',');
-                }
-                self.output.push_str(label);
-                self.output.push_str("=\"");
-                push_escaped(&mut self.output, label_value);
-                self.output.push('"');
-            }
-            self.output.push('}');
-        }
-        self.output.push(' ');
-        push_float(&mut self.output, value);
-        self.output.push('\n');
-    }
-
-    /// Writes the `_bucket`, `_sum` and `_count` samples of a histogram.
+    /// Takes the `_bucket`, `_sum` and `_count` samples of a histogram.
     /// `counts` are per bucket, not cumulative, with one more than `bounds`.
-    pub fn histogram(
+    fn histogram(
         &mut self,
         name: &str,
         labels: &[(&str, &str)],
@@ -68,9 +38,52 @@ impl TextWriter {
         self.sample(&format!("{name}_sum"), labels, sum);
         self.sample(&format!("{name}_count"), labels, cumulative as f64);
     }
+}
+
+pub struct TextWriter {
+    output: String,
+}
+
+impl TextWriter {
+    pub fn new() -> TextWriter {
+        TextWriter {
+            output: String::with_capacity(16 * 1024),
+        }
+    }
 
     pub fn finish(self) -> String {
         self.output
+    }
+}
+
+impl MetricSink for TextWriter {
+    /// Starts a metric family with its `# HELP` and `# TYPE` lines.
+    fn family(&mut self, name: &str, kind: &str, help: &str) {
+        let help = help.replace('\\', "\\\\").replace('\n', "\\n");
+        // Writing to a String cannot fail.
+        let _ = writeln!(self.output, "# HELP {name} {help}");
+        let _ = writeln!(self.output, "# TYPE {name} {kind}");
+    }
+
+    /// Writes one sample; `labels` are (name, value) pairs.
+    fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: f64) {
+        self.output.push_str(name);
+        if !labels.is_empty() {
+            self.output.push('{');
+            for (index, (label, label_value)) in labels.iter().enumerate() {
+                if index > 0 {
+                    self.output.push(',');
+                }
+                self.output.push_str(label);
+                self.output.push_str("=\"");
+                push_escaped(&mut self.output, label_value);
+                self.output.push('"');
+            }
+            self.output.push('}');
+        }
+        self.output.push(' ');
+        push_float(&mut self.output, value);
+        self.output.push('\n');
     }
 }
 

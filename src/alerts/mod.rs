@@ -1,0 +1,5 @@
+//! Alert rules in the Prometheus rule-file format, evaluated over a history
+//! of burnrate's own metrics.
+
+pub mod history;
+pub mod promql;
