@@ -3,3 +3,6 @@
 
 pub mod history;
 pub mod promql;
+pub mod rules;
+pub mod state;
+pub mod template;
