@@ -12,8 +12,9 @@
 //! - OpenLLMetry: `gen_ai.usage.reasoning_tokens`,
 //!   `gen_ai.usage.cache_read_input_tokens`, `gen_ai.usage.cache_creation_input_tokens`.
 //! - HTTP client spans: `http.response.status_code` (or the older
-//!   `http.status_code`) and `http.response.header.<name>` with dashes or
-//!   underscores in the name.
+//!   `http.status_code`), `http.response.header.<name>` with dashes or
+//!   underscores in the name, and the host in `server.address`, `url.full`
+//!   or the older `http.url`.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -23,7 +24,7 @@ use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue};
 use opentelemetry_proto::tonic::trace::v1::Span;
 use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
 
-use super::headers::parse_rate_limit_headers;
+use super::headers::{interpret_for_provider, parse_rate_limit_headers, provider_from_url};
 use super::types::{
     AttributeProblem, AttributeProblems, HttpSpan, LlmSpan, Source, SpanId, TraceId,
 };
@@ -130,6 +131,8 @@ pub fn classify_span(
     let mut status_code: Option<u16> = None;
     let mut usage = RawUsage::default();
     let mut headers: Vec<(String, String)> = Vec::new();
+    let mut server_address: Option<&str> = None;
+    let mut url: Option<&str> = None;
     let mut reader = AttributeReader { problems };
 
     for KeyValue { key, value, .. } in span.attributes.iter().take(context.max_attributes) {
@@ -170,12 +173,15 @@ pub fn classify_span(
             "gen_ai.usage.reasoning_tokens" | "gen_ai.usage.reasoning.output_tokens" => {
                 usage.reasoning = reader.tokens(value).or(usage.reasoning);
             }
+            "server.address" => server_address = first_str(value),
+            "url.full" => url = first_str(value).or(url),
+            "http.url" => url = url.or(first_str(value)),
             _ => {}
         }
     }
 
     let end_time = unix_nanos(span.end_time_unix_nano);
-    let rate_limits = parse_rate_limit_headers(
+    let mut rate_limits = parse_rate_limit_headers(
         headers
             .iter()
             .map(|(name, value)| (name.as_str(), value.as_str())),
@@ -183,6 +189,12 @@ pub fn classify_span(
     );
 
     let Some(provider) = provider else {
+        let host_provider = server_address
+            .and_then(provider_from_url)
+            .or_else(|| url.and_then(provider_from_url));
+        if let Some(host_provider) = host_provider {
+            interpret_for_provider(&mut rate_limits, host_provider);
+        }
         let parent_span_id = span_id(&span.parent_span_id);
         let trace_id = trace_id(&span.trace_id);
         return match (trace_id, parent_span_id) {
@@ -210,6 +222,9 @@ pub fn classify_span(
         return SpanKind::Other;
     };
 
+    let provider = provider.trim().to_ascii_lowercase();
+    interpret_for_provider(&mut rate_limits, &provider);
+
     let span_failed = span
         .status
         .as_ref()
@@ -220,7 +235,7 @@ pub fn classify_span(
         service: context.service.clone(),
         resource_id: context.resource_id,
         source: context.source,
-        provider: provider.trim().to_ascii_lowercase(),
+        provider,
         operation: operation.to_owned(),
         request_model: request_model.map(str::to_owned),
         response_model: response_model.map(str::to_owned),
@@ -247,6 +262,16 @@ fn span_outcome(status_code: Option<u16>, error_type: Option<&str>, span_failed:
         Some(_) => Outcome::Error,
         None if span_failed => Outcome::Error,
         None => Outcome::Ok,
+    }
+}
+
+/// Reads a string attribute, or the first element of a string array as
+/// Python's instrumentations record captured headers.
+fn first_str(value: &AnyValue) -> Option<&str> {
+    match &value.value {
+        Some(Value::StringValue(text)) => Some(text),
+        Some(Value::ArrayValue(array)) => array.values.first().and_then(first_str),
+        _ => None,
     }
 }
 

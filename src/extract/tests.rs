@@ -7,6 +7,8 @@ use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 
 use super::*;
 use crate::call::{LimitKind, Outcome, TokenCounts};
+use crate::ledger::{Ledger, Now, SeriesKey};
+use crate::pricing::Prices;
 
 pub(crate) fn extract_all(request: &ExportTraceServiceRequest) -> Extracted {
     extract(request, DEFAULT_MAX_ATTRIBUTES)
@@ -137,7 +139,7 @@ fn http_child_carries_anthropic_headers() {
 
     let limits = &child.rate_limits.limits;
     let kinds: Vec<LimitKind> = limits.iter().map(|(kind, _)| *kind).collect();
-    assert_eq!(kinds, LimitKind::ALL);
+    assert_eq!(kinds, LimitKind::ALL[..4]);
     let requests = limits[0].1;
     assert_eq!(requests.limit, Some(4000));
     assert_eq!(requests.remaining, Some(3999));
@@ -422,4 +424,143 @@ fn giant_service_name_is_unknown_service() {
         extracted.attribute_problems.get(AttributeProblem::TooLong),
         1
     );
+}
+
+fn string_array(key: &str, value: &str) -> KeyValue {
+    let array = any_value::Value::ArrayValue(ArrayValue {
+        values: vec![AnyValue {
+            value: Some(any_value::Value::StringValue(value.to_owned())),
+        }],
+    });
+    attribute(key, array)
+}
+
+/// An HTTP client span, child of the span that [`span`] makes.
+fn http_child(attributes: Vec<KeyValue>, end_seconds: u64) -> Span {
+    let mut child = span(attributes, end_seconds);
+    child.span_id = vec![3; 8];
+    child.parent_span_id = vec![2; 8];
+    child
+}
+
+fn groq_headers() -> Vec<KeyValue> {
+    vec![
+        string_array("http.response.header.x_ratelimit_limit_requests", "14400"),
+        string_array(
+            "http.response.header.x_ratelimit_remaining_requests",
+            "14370",
+        ),
+        string_array(
+            "http.response.header.x_ratelimit_reset_requests",
+            "2m59.56s",
+        ),
+        string_array("http.response.header.x_ratelimit_limit_tokens", "18000"),
+        int("http.status_code", 200),
+    ]
+}
+
+fn kinds_of(observation: &crate::call::RateLimitObservation) -> Vec<LimitKind> {
+    observation.limits.iter().map(|(kind, _)| *kind).collect()
+}
+
+#[test]
+fn http_span_host_selects_provider() {
+    let cases: &[(&str, &str, Vec<LimitKind>)] = &[
+        (
+            "server.address",
+            "api.groq.com",
+            vec![LimitKind::Tokens, LimitKind::RequestsPerDay],
+        ),
+        (
+            "url.full",
+            "https://api.groq.com/openai/v1/chat/completions",
+            vec![LimitKind::Tokens, LimitKind::RequestsPerDay],
+        ),
+        (
+            "http.url",
+            "https://api.groq.com/openai/v1/chat/completions",
+            vec![LimitKind::Tokens, LimitKind::RequestsPerDay],
+        ),
+        (
+            "url.full",
+            "https://api.openai.com/v1/chat/completions",
+            vec![LimitKind::Requests, LimitKind::Tokens],
+        ),
+        (
+            "http.url",
+            "http://127.0.0.1:33813/v1/chat/completions",
+            vec![LimitKind::Requests, LimitKind::Tokens],
+        ),
+    ];
+    for (name, value, expected) in cases {
+        let mut attributes = groq_headers();
+        attributes.push(string(name, value));
+        let extracted = extract_all(&request_with(vec![http_child(attributes, 100)], "svc", "s"));
+        let kinds = kinds_of(&extracted.http_spans[0].rate_limits);
+        assert_eq!(&kinds, expected, "{name} = {value}");
+    }
+}
+
+#[test]
+fn groq_headers_on_llm_span_are_per_day() {
+    let mut attributes = groq_headers();
+    attributes.push(string("gen_ai.provider.name", "groq"));
+    let extracted = extract_all(&request_with(vec![span(attributes, 100)], "svc", "s"));
+    let observation = &extracted.llm_spans[0].rate_limits;
+    assert_eq!(
+        kinds_of(observation),
+        [LimitKind::Tokens, LimitKind::RequestsPerDay]
+    );
+    let daily = observation.limits[1].1;
+    assert_eq!(daily.limit, Some(14_400));
+    assert_eq!(daily.remaining, Some(14_370));
+    assert_eq!(
+        daily.reset_at,
+        Some(UNIX_EPOCH + Duration::new(100 + 179, 560_000_000))
+    );
+}
+
+#[test]
+fn ledger_reads_groq_child_by_parent_provider() {
+    // The child's host is a local proxy, so only the parent names Groq.
+    let mut child_attributes = groq_headers();
+    child_attributes.push(string(
+        "http.url",
+        "http://127.0.0.1:8080/v1/chat/completions",
+    ));
+    let parent = span(
+        vec![
+            string("gen_ai.provider.name", "groq"),
+            string("gen_ai.request.model", "llama-3.3-70b-versatile"),
+        ],
+        101,
+    );
+    let service_key = SeriesKey {
+        provider: "groq".into(),
+        model: "llama-3.3-70b-versatile".into(),
+        service: "svc".into(),
+    };
+
+    // Child before parent in one request, and child after parent in a later one.
+    let orders = [
+        vec![vec![
+            http_child(child_attributes.clone(), 100),
+            parent.clone(),
+        ]],
+        vec![vec![parent], vec![http_child(child_attributes, 100)]],
+    ];
+    for (index, requests) in orders.into_iter().enumerate() {
+        let ledger = Ledger::new(Prices::embedded());
+        for spans in requests {
+            let extracted = extract_all(&request_with(spans, "svc", "s"));
+            ledger.record(extracted, Now::current());
+        }
+        let kinds: Vec<LimitKind> =
+            ledger.read(|series, _| series[&service_key].limits.keys().copied().collect());
+        assert_eq!(
+            kinds,
+            [LimitKind::Tokens, LimitKind::RequestsPerDay],
+            "order {index}"
+        );
+    }
 }

@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::call::{LimitKind, LimitReading, Outcome, RateLimitObservation, TokenCounts};
+use crate::extract::headers::interpret_for_provider;
 use crate::extract::{AttributeProblems, Extracted, HttpSpan, LlmSpan, Source, SpanId, TraceId};
 use crate::log_throttle::LogThrottle;
 use crate::pricing::{PriceTable, Prices, normalize_model};
@@ -237,10 +238,11 @@ impl Ledger {
         state.stats.truncated_spans += extracted.truncated_spans;
 
         // Children first: an SDK exports a child span no later than its parent.
-        for child in extracted.http_spans {
+        for mut child in extracted.http_spans {
             state.stats.invalid_headers += child.rate_limits.invalid.len() as u64;
             let parent = (child.trace_id, child.parent_span_id);
             if let Some(key) = state.recent_calls.get(&parent).cloned() {
+                interpret_for_provider(&mut child.rate_limits, &key.provider);
                 let series = state
                     .series
                     .entry(key)
@@ -267,9 +269,12 @@ impl Ledger {
 
     fn record_call(&self, state: &mut LedgerState, prices: &PriceTable, call: LlmSpan, now: Now) {
         state.stats.invalid_headers += call.rate_limits.invalid.len() as u64;
-        let child = state
+        let mut child = state
             .waiting_children
             .remove(&(call.trace_id, call.span_id));
+        if let Some(child) = &mut child {
+            interpret_for_provider(&mut child.rate_limits, &call.provider);
+        }
         let key = self.series_key(state, &call);
         state
             .recent_calls
