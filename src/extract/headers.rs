@@ -8,10 +8,9 @@
 //!   `x-ratelimit-{limit,remaining,reset}-{requests,tokens}`. The reset is a Go
 //!   `time.Duration` string (`6m0s`) or a plain number of seconds (`7.66`),
 //!   relative to the response time. Azure OpenAI sends `-1` as the limit or
-//!   remaining count when it does not know it. That value leaves the field
-//!   `None` and is not counted as invalid. Groq's request headers count per
-//!   day, and [`interpret_for_provider`] applies that once the provider is
-//!   known.
+//!   remaining count when it does not know it; that value leaves the field
+//!   `None` and is not invalid. Groq's request headers count per day, which
+//!   [`interpret_for_provider`] applies once the provider is known.
 //! - Mistral: `x-ratelimit-{limit,remaining}-{req,tokens}-minute` and
 //!   `x-ratelimit-{limit,remaining}-tokens-month`. A reset header of the same
 //!   shape is read like OpenAI's.
@@ -131,8 +130,8 @@ pub fn parse_go_duration(text: &str) -> Option<Duration> {
     nanos_to_duration(total_nanos)
 }
 
-/// Re-reads an observation for the provider that sent it, because some
-/// providers use a header for a window other than its usual one. Groq's
+/// Re-reads an observation for the provider that sent it, where a provider
+/// uses a header with a window other than its usual one. Groq's
 /// `x-ratelimit-*-requests` headers count requests per day, so their
 /// [`LimitKind::Requests`] reading becomes [`LimitKind::RequestsPerDay`].
 /// `provider` is a `gen_ai.provider.name` value. Applying it twice changes

@@ -3,7 +3,9 @@
 //! and rate-limit headers captured on HTTP client spans.
 
 pub mod headers;
+mod key_id;
 mod span;
+mod token_rules;
 mod types;
 
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -14,6 +16,7 @@ use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::resource::v1::Resource;
 
 pub use span::{MAX_LABEL_BYTES, MAX_TOKENS_PER_CALL, SpanContext, SpanKind, classify_span};
+pub use token_rules::{BUILT_IN_INPUT_TOKEN_RULES, InputTokenRule, input_tokens_include_cache};
 pub use types::{
     AttributeProblem, AttributeProblems, Extracted, HttpSpan, LlmSpan, Source, SpanId, TraceId,
 };
@@ -43,6 +46,7 @@ pub fn extract(request: &ExportTraceServiceRequest, max_attributes: usize) -> Ex
                 resource_id,
                 source: Source::from_scope(scope_name),
                 max_attributes,
+                input_tokens_include_cache: input_tokens_include_cache(scope_name, &[]),
             };
             extracted.span_count += scope_spans.spans.len() as u64;
             for span in &scope_spans.spans {

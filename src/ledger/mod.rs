@@ -267,13 +267,19 @@ impl Ledger {
         }
     }
 
-    fn record_call(&self, state: &mut LedgerState, prices: &PriceTable, call: LlmSpan, now: Now) {
+    fn record_call(
+        &self,
+        state: &mut LedgerState,
+        prices: &PriceTable,
+        mut call: LlmSpan,
+        now: Now,
+    ) {
         state.stats.invalid_headers += call.rate_limits.invalid.len() as u64;
         let mut child = state
             .waiting_children
             .remove(&(call.trace_id, call.span_id));
         if let Some(child) = &mut child {
-            interpret_for_provider(&mut child.rate_limits, &call.provider);
+            call.join_child(child);
         }
         let key = self.series_key(state, &call);
         state

@@ -180,8 +180,8 @@ impl Pipeline {
 
         let extracted = match &mut message {
             Message::Traces(request) => {
-                let extracted = crate::extract::extract(request, self.max_attributes);
-                if self.apply_transform(request, &extracted) {
+                let (extracted, changed) = self.extract_and_transform(request);
+                if changed {
                     raw = None;
                 }
                 Some(extracted)
@@ -283,6 +283,19 @@ impl Pipeline {
             return Ok(());
         }
         self.enqueue(message.signal(), &message.encode(), item_count)
+    }
+
+    /// Extracts the LLM calls of a request, then applies the span changes.
+    /// Returns what was extracted and whether the request changed.
+    /// Extraction reads the credential headers to derive key ids, so it runs
+    /// before the transform removes them.
+    fn extract_and_transform(
+        &self,
+        request: &mut opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest,
+    ) -> (crate::extract::Extracted, bool) {
+        let extracted = crate::extract::extract(request, self.max_attributes);
+        let changed = self.apply_transform(request, &extracted);
+        (extracted, changed)
     }
 
     /// Applies the span changes; returns whether the request changed.
