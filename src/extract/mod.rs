@@ -27,9 +27,39 @@ const UNKNOWN_SERVICE: &str = "unknown_service";
 /// Attributes per span that extraction reads unless configured otherwise.
 pub const DEFAULT_MAX_ATTRIBUTES: usize = 256;
 
+/// What extraction reads and how it counts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExtractSettings {
+    /// Attributes per span that extraction reads.
+    pub max_attributes: usize,
+    /// Configured rules on whether a scope's input tokens include cache
+    /// tokens, checked before [`BUILT_IN_INPUT_TOKEN_RULES`].
+    pub input_token_rules: Vec<InputTokenRule>,
+}
+
+impl Default for ExtractSettings {
+    fn default() -> Self {
+        ExtractSettings {
+            max_attributes: DEFAULT_MAX_ATTRIBUTES,
+            input_token_rules: Vec::new(),
+        }
+    }
+}
+
 /// Finds the LLM spans and the HTTP client spans with rate-limit headers in
 /// one export request, reading at most `max_attributes` attributes per span.
 pub fn extract(request: &ExportTraceServiceRequest, max_attributes: usize) -> Extracted {
+    let settings = ExtractSettings {
+        max_attributes,
+        input_token_rules: Vec::new(),
+    };
+    extract_with(request, &settings)
+}
+
+/// Finds the LLM spans and the HTTP client spans with rate-limit headers in
+/// one export request.
+pub fn extract_with(request: &ExportTraceServiceRequest, settings: &ExtractSettings) -> Extracted {
+    let max_attributes = settings.max_attributes;
     let mut extracted = Extracted::default();
     for resource_spans in &request.resource_spans {
         let (service, resource_id) = resource_identity(
@@ -46,7 +76,10 @@ pub fn extract(request: &ExportTraceServiceRequest, max_attributes: usize) -> Ex
                 resource_id,
                 source: Source::from_scope(scope_name),
                 max_attributes,
-                input_tokens_include_cache: input_tokens_include_cache(scope_name, &[]),
+                input_tokens_include_cache: input_tokens_include_cache(
+                    scope_name,
+                    &settings.input_token_rules,
+                ),
             };
             extracted.span_count += scope_spans.spans.len() as u64;
             for span in &scope_spans.spans {

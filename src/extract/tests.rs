@@ -924,15 +924,21 @@ fn one_hour_cache_without_usage_is_zero() {
 
 /// Extracts one Anthropic span with `input` input tokens, cache read 600 and
 /// cache write 300 under `scope`, and returns its base-rate input.
-fn base_input(scope: &str, input: i64) -> u64 {
+fn base_input(scope: &str, input: i64, rules: &[InputTokenRule]) -> u64 {
     let attributes = vec![
         string("gen_ai.provider.name", "anthropic"),
         int("gen_ai.usage.input_tokens", input),
         int("gen_ai.usage.cache_read.input_tokens", 600),
         int("gen_ai.usage.cache_creation.input_tokens", 300),
     ];
+    let settings = ExtractSettings {
+        input_token_rules: rules.to_vec(),
+        ..ExtractSettings::default()
+    };
     let request = request_with(vec![span(attributes, 100)], "svc", scope);
-    let tokens = extract_all(&request).llm_spans[0].tokens.unwrap();
+    let tokens = extract_with(&request, &settings).llm_spans[0]
+        .tokens
+        .unwrap();
     assert_eq!(tokens.cache_read, 600, "{scope}");
     assert_eq!(tokens.cache_creation, 300, "{scope}");
     tokens.input
@@ -954,7 +960,41 @@ fn input_tokens_by_scope() {
         ("", 100, 100),
     ];
     for (scope, input, expected) in cases {
-        assert_eq!(base_input(scope, *input), *expected, "{scope} {input}");
+        assert_eq!(base_input(scope, *input, &[]), *expected, "{scope} {input}");
+    }
+}
+
+#[test]
+fn input_tokens_rule_overrides() {
+    let exclusive_raw = InputTokenRule {
+        scope_prefix: "my.raw.anthropic".to_owned(),
+        includes_cache: false,
+    };
+    let inclusive_mine = InputTokenRule {
+        scope_prefix: "my.".to_owned(),
+        includes_cache: true,
+    };
+    let exclusive_sdk = InputTokenRule {
+        scope_prefix: "com.anthropic.".to_owned(),
+        includes_cache: false,
+    };
+    let rules = [exclusive_raw, inclusive_mine, exclusive_sdk];
+    // (scope, reported input, expected base-rate input)
+    let cases: &[(&str, i64, u64)] = &[
+        ("my.raw.anthropic", 1000, 1000),
+        ("my.raw.anthropic", 100, 100),
+        ("my.other", 1000, 100),
+        ("my.other", 100, 0),
+        ("com.anthropic.sdk.python", 1000, 1000),
+        ("opentelemetry.instrumentation.anthropic", 1000, 100),
+        ("unknown", 100, 100),
+    ];
+    for (scope, input, expected) in cases {
+        assert_eq!(
+            base_input(scope, *input, &rules),
+            *expected,
+            "{scope} {input}"
+        );
     }
 }
 

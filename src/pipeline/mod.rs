@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use bytes::Bytes;
 
 use crate::export::{Batch, ExportQueue};
+use crate::extract::{ExtractSettings, InputTokenRule};
 use crate::ledger::Ledger;
 use crate::signal::{Signal, Transport};
 pub use message::{Message, Rejections};
@@ -101,8 +102,7 @@ pub struct Pipeline {
     pub ledger: Arc<Ledger>,
     pub exporters: Vec<ExportQueue>,
     pub receiver_stats: ReceiverStats,
-    /// Attributes per span that extraction reads.
-    max_attributes: usize,
+    extract_settings: ExtractSettings,
     transform: SpanTransform,
     pub processing_stats: ProcessingStats,
 }
@@ -125,10 +125,20 @@ impl Pipeline {
             ledger,
             exporters,
             receiver_stats: ReceiverStats::default(),
-            max_attributes,
+            extract_settings: ExtractSettings {
+                max_attributes,
+                input_token_rules: Vec::new(),
+            },
             transform: SpanTransform::new(&crate::config::Processing::default()),
             processing_stats: ProcessingStats::default(),
         }
+    }
+
+    /// Sets the configured rules on whether a scope's input tokens include
+    /// cache tokens.
+    pub fn with_input_token_rules(mut self, rules: Vec<InputTokenRule>) -> Pipeline {
+        self.extract_settings.input_token_rules = rules;
+        self
     }
 
     /// Replaces the default span changes, which remove credential headers.
@@ -293,7 +303,7 @@ impl Pipeline {
         &self,
         request: &mut opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest,
     ) -> (crate::extract::Extracted, bool) {
-        let extracted = crate::extract::extract(request, self.max_attributes);
+        let extracted = crate::extract::extract_with(request, &self.extract_settings);
         let changed = self.apply_transform(request, &extracted);
         (extracted, changed)
     }
