@@ -267,17 +267,12 @@ impl Ledger {
         }
     }
 
-    fn record_call(
-        &self,
-        state: &mut LedgerState,
-        prices: &PriceTable,
-        mut call: LlmSpan,
-        now: Now,
-    ) {
+    fn record_call(&self, state: &mut LedgerState, prices: &PriceTable, call: LlmSpan, now: Now) {
         state.stats.invalid_headers += call.rate_limits.invalid.len() as u64;
         let mut child = state
             .waiting_children
             .remove(&(call.trace_id, call.span_id));
+        let mut call = call;
         if let Some(child) = &mut child {
             call.join_child(child);
         }
