@@ -1028,3 +1028,57 @@ fn streamed_call_without_usage_has_no_tokens() {
     assert_eq!(missing_usage, 1);
     assert_eq!(tokens, TokenCounts::default());
 }
+
+#[test]
+fn exposition_shows_daily_window_without_key() {
+    let mut child_attributes = groq_headers();
+    child_attributes.push(string("server.address", "api.groq.com"));
+    child_attributes.push(string_array(
+        "http.request.header.authorization",
+        &format!("Bearer {RAW_KEY}"),
+    ));
+    let parent = span(
+        vec![
+            string("gen_ai.provider.name", "groq"),
+            string("gen_ai.request.model", "llama-3.3-70b-versatile"),
+            int("gen_ai.usage.input_tokens", 10),
+        ],
+        101,
+    );
+    let request = request_with(vec![http_child(child_attributes, 100), parent], "svc", "s");
+    let pipeline = crate::pipeline::Pipeline::new(
+        std::sync::Arc::new(Ledger::new(Prices::embedded())),
+        Vec::new(),
+        DEFAULT_MAX_ATTRIBUTES,
+    );
+    pipeline
+        .consume(
+            crate::signal::Transport::Grpc,
+            crate::pipeline::Message::Traces(request),
+            None,
+        )
+        .unwrap();
+
+    // Scraped before the window resets, so remaining is as reported.
+    let now = UNIX_EPOCH + Duration::from_secs(101);
+    let text = crate::metrics::render(&pipeline, now);
+    let daily: Vec<&str> = text
+        .lines()
+        .filter(|line| line.contains(r#"limit="requests_per_day""#))
+        .collect();
+    assert!(
+        daily
+            .iter()
+            .any(|line| line.starts_with("burnrate_ratelimit_limit{") && line.ends_with(" 14400")),
+        "{daily:?}"
+    );
+    assert!(
+        daily
+            .iter()
+            .any(|line| line.starts_with("burnrate_ratelimit_remaining{")
+                && line.ends_with(" 14370")),
+        "{daily:?}"
+    );
+    assert!(!text.contains(r#"limit="requests""#), "{text}");
+    assert!(!text.contains(RAW_KEY));
+}
