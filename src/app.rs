@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use crate::api::{self, Readiness};
 use crate::config::{self, Config};
 use crate::export::{self, DropReason, ExportQueue, Shutdown};
+use crate::extract::InputTokenRule;
 use crate::ledger::{Ledger, LedgerConfig};
 use crate::log_throttle::LogThrottle;
 use crate::metrics::otlp::OtlpMetricsBuilder;
@@ -56,7 +57,21 @@ pub async fn run(
     let ledger = Arc::new(ledger);
     let max_attributes = config.extract.max_attributes_per_span;
     let transform = SpanTransform::new(&config.processing);
-    let pipeline = Pipeline::new(ledger, queues.clone(), max_attributes).with_transform(transform);
+    let input_token_rules = config
+        .extract
+        .input_tokens_include_cache
+        .iter()
+        .filter_map(|rule| {
+            // Validation rejects an entry without `included`.
+            Some(InputTokenRule {
+                scope_prefix: rule.scope.clone(),
+                includes_cache: rule.included?,
+            })
+        })
+        .collect();
+    let pipeline = Pipeline::new(ledger, queues.clone(), max_attributes)
+        .with_input_token_rules(input_token_rules)
+        .with_transform(transform);
     let pipeline = Arc::new(pipeline);
     let readiness = Arc::new(Readiness::default());
 

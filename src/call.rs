@@ -125,20 +125,28 @@ impl Outcome {
 }
 
 /// The window that a rate-limit header describes, as the `limit` label.
+/// `Requests`, `Tokens`, `InputTokens` and `OutputTokens` are per-minute
+/// windows; the other kinds name their window.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum LimitKind {
     Requests,
     Tokens,
     InputTokens,
     OutputTokens,
+    /// Groq's `x-ratelimit-*-requests` headers, which count requests per day.
+    RequestsPerDay,
+    /// Mistral's `x-ratelimit-*-tokens-month` headers.
+    TokensPerMonth,
 }
 
 impl LimitKind {
-    pub const ALL: [LimitKind; 4] = [
+    pub const ALL: [LimitKind; 6] = [
         LimitKind::Requests,
         LimitKind::Tokens,
         LimitKind::InputTokens,
         LimitKind::OutputTokens,
+        LimitKind::RequestsPerDay,
+        LimitKind::TokensPerMonth,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -147,6 +155,8 @@ impl LimitKind {
             LimitKind::Tokens => "tokens",
             LimitKind::InputTokens => "input_tokens",
             LimitKind::OutputTokens => "output_tokens",
+            LimitKind::RequestsPerDay => "requests_per_day",
+            LimitKind::TokensPerMonth => "tokens_per_month",
         }
     }
 }

@@ -107,12 +107,17 @@ pub struct Extract {
     /// Attributes of one span that extraction reads; the rest are still
     /// forwarded but not looked at.
     pub max_attributes_per_span: usize,
+    /// Whether an instrumentation's `gen_ai.usage.input_tokens` includes the
+    /// cache read and cache write tokens, by instrumentation scope name
+    /// prefix. The first matching entry wins, before the built-in rules.
+    pub input_tokens_include_cache: Vec<InputTokensIncludeCache>,
 }
 
 impl Default for Extract {
     fn default() -> Self {
         Extract {
             max_attributes_per_span: 256,
+            input_tokens_include_cache: Vec::new(),
         }
     }
 }
@@ -175,6 +180,21 @@ impl BudgetPeriod {
             BudgetPeriod::Month => "month",
         }
     }
+}
+
+/// One entry of `extract.input_tokens_include_cache`. Both fields are
+/// required. Validation, not decoding, reports a missing one, so that
+/// decoding goes on to find the other problems of the file.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct InputTokensIncludeCache {
+    /// Prefix of the instrumentation scope name, such as
+    /// `com.anthropic.sdk.python`.
+    pub scope: String,
+    /// True when the scope's input tokens include the cache tokens, as the
+    /// semantic conventions count them, and false when they exclude them, as
+    /// Anthropic's API does.
+    pub included: Option<bool>,
 }
 
 /// Metrics that burnrate serves and sends.

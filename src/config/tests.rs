@@ -354,3 +354,56 @@ fn whole_number_message_is_plain() {
         "{error}"
     );
 }
+
+#[test]
+fn input_token_rules_parse() {
+    let text = "extract:\n  input_tokens_include_cache:\n    - { scope: my.raw.anthropic, included: false }\n    - { scope: com.anthropic., included: true }\n";
+    let config = parse_env(text, &[]).unwrap();
+    let expected = vec![
+        InputTokensIncludeCache {
+            scope: "my.raw.anthropic".to_owned(),
+            included: Some(false),
+        },
+        InputTokensIncludeCache {
+            scope: "com.anthropic.".to_owned(),
+            included: Some(true),
+        },
+    ];
+    assert_eq!(config.extract.input_tokens_include_cache, expected);
+}
+
+#[test]
+fn input_token_rules_default_empty() {
+    let config = parse_env("", &[]).unwrap();
+    assert!(config.extract.input_tokens_include_cache.is_empty());
+}
+
+#[test]
+fn input_token_rule_problems_name_field_path() {
+    let cases: &[(&str, &str)] = &[
+        (
+            "extract: { input_tokens_include_cache: [{ scope: '', included: true }] }",
+            "extract.input_tokens_include_cache[0].scope",
+        ),
+        (
+            "extract: { input_tokens_include_cache: [{ scope: a, included: true }, { scope: a, included: false }] }",
+            "extract.input_tokens_include_cache[1].scope",
+        ),
+        (
+            "extract: { input_tokens_include_cache: [{ scope: a }] }",
+            "extract.input_tokens_include_cache[0].included",
+        ),
+        (
+            "extract: { input_tokens_include_cache: [{ scope: a, included: maybe }] }",
+            "extract.input_tokens_include_cache[0].included",
+        ),
+        (
+            "extract: { input_tokens_include_cache: [{ scope: a, included: true, prefix: b }] }",
+            "extract.input_tokens_include_cache[0].prefix",
+        ),
+    ];
+    for (text, path) in cases {
+        let error = parse_env(text, &[]).unwrap_err();
+        assert_eq!(problem_paths(&error), [*path], "{text}: {error}");
+    }
+}

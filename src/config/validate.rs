@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 
 use super::error::Problem;
-use super::model::{Config, Exporter, Protocol, QueueStorage};
+use super::model::{Config, Exporter, InputTokensIncludeCache, Protocol, QueueStorage};
 
 /// The largest accepted request size limit.
 const MAX_SIZE_MIB: u64 = 1024;
@@ -61,6 +61,8 @@ pub fn validate(config: &Config, problems: &mut Vec<Problem>) {
         problems,
     );
 
+    check_input_token_rules(&config.extract.input_tokens_include_cache, problems);
+
     let prometheus = &config.metrics.prometheus.endpoint;
     check_listen_address("metrics.prometheus.endpoint", prometheus, problems);
     check_listen_address("admin.endpoint", &config.admin.endpoint, problems);
@@ -109,6 +111,34 @@ pub fn validate(config: &Config, problems: &mut Vec<Problem>) {
     if let Err(error) = tracing_subscriber::EnvFilter::try_new(&config.service.log_level) {
         let message = format!("invalid filter {:?}: {error}", config.service.log_level);
         problems.push(Problem::new("service.log_level", message));
+    }
+}
+
+/// Checks that each entry is complete and names its scope prefix once,
+/// because only the first entry for a prefix is ever used.
+fn check_input_token_rules(rules: &[InputTokensIncludeCache], problems: &mut Vec<Problem>) {
+    let mut seen = std::collections::HashSet::new();
+    for (index, rule) in rules.iter().enumerate() {
+        let item = format!("extract.input_tokens_include_cache[{index}]");
+        if rule.included.is_none() {
+            problems.push(Problem::new(
+                &format!("{item}.included"),
+                "missing; set true when the scope's input tokens include cache tokens, else false",
+            ));
+        }
+        let path = format!("{item}.scope");
+        if rule.scope.trim().is_empty() {
+            problems.push(Problem::new(
+                &path,
+                "missing; name the instrumentation scope, such as com.anthropic.sdk.python",
+            ));
+        } else if !seen.insert(rule.scope.as_str()) {
+            let message = format!(
+                "duplicate scope {:?}; only the first entry for a scope is used, remove the others",
+                rule.scope
+            );
+            problems.push(Problem::new(&path, message));
+        }
     }
 }
 

@@ -7,12 +7,18 @@
 //! - OpenAI and the providers that copy its headers (Azure OpenAI, Groq):
 //!   `x-ratelimit-{limit,remaining,reset}-{requests,tokens}`. The reset is a Go
 //!   `time.Duration` string (`6m0s`) or a plain number of seconds (`7.66`),
-//!   relative to the response time.
+//!   relative to the response time. Azure OpenAI sends `-1` as the limit or
+//!   remaining count when it does not know it; that value leaves the field
+//!   `None` and is not invalid. Groq's request headers count per day, which
+//!   [`interpret_for_provider`] applies once the provider is known.
+//! - Mistral: `x-ratelimit-{limit,remaining}-{req,tokens}-minute` and
+//!   `x-ratelimit-{limit,remaining}-tokens-month`. A reset header of the same
+//!   shape is read like OpenAI's.
 //! - `retry-after` (seconds, or an HTTP date) and `retry-after-ms`
 //!   (milliseconds). `retry-after-ms` wins when both are present because it is
 //!   more precise.
 //!
-//! Both families accept the same four window names, so an
+//! Both families accept the same four per-minute window names, so an
 //! `x-ratelimit-limit-input-tokens` header is read as well.
 
 use std::collections::BTreeMap;
@@ -124,6 +130,66 @@ pub fn parse_go_duration(text: &str) -> Option<Duration> {
     nanos_to_duration(total_nanos)
 }
 
+/// Re-reads an observation for the provider that sent it, where a provider
+/// uses a header with a window other than its usual one. Groq's
+/// `x-ratelimit-*-requests` headers count requests per day, so their
+/// [`LimitKind::Requests`] reading becomes [`LimitKind::RequestsPerDay`].
+/// `provider` is a `gen_ai.provider.name` value. Applying it twice changes
+/// nothing more.
+pub fn interpret_for_provider(observation: &mut RateLimitObservation, provider: &str) {
+    if provider != GROQ {
+        return;
+    }
+    let has_daily = observation
+        .limits
+        .iter()
+        .any(|(kind, _)| *kind == LimitKind::RequestsPerDay);
+    if has_daily {
+        return;
+    }
+    for (kind, _) in &mut observation.limits {
+        if *kind == LimitKind::Requests {
+            *kind = LimitKind::RequestsPerDay;
+        }
+    }
+    observation.limits.sort_by_key(|(kind, _)| *kind);
+}
+
+/// `gen_ai.provider.name` values of the providers that [`provider_from_url`]
+/// recognizes.
+const GROQ: &str = "groq";
+const MISTRAL: &str = "mistral_ai";
+const AZURE_OPENAI: &str = "azure.ai.openai";
+const OPENAI: &str = "openai";
+const ANTHROPIC: &str = "anthropic";
+
+/// Returns the `gen_ai.provider.name` of a provider's API host, given as a
+/// host name (`server.address`) or a URL (`url.full`, `http.url`), or `None`
+/// for any other host.
+pub fn provider_from_url(text: &str) -> Option<&'static str> {
+    let after_scheme = text.split_once("://").map_or(text, |(_, rest)| rest);
+    let authority = after_scheme
+        .split(['/', '?', '#'])
+        .next()
+        .unwrap_or_default();
+    let host_and_port = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    let host = host_and_port
+        .split_once(':')
+        .map_or(host_and_port, |(host, _)| host)
+        .trim_end_matches('.')
+        .to_ascii_lowercase();
+    match host.as_str() {
+        "api.groq.com" => Some(GROQ),
+        "api.mistral.ai" => Some(MISTRAL),
+        "api.openai.com" => Some(OPENAI),
+        "api.anthropic.com" => Some(ANTHROPIC),
+        _ if host.ends_with(".openai.azure.com") => Some(AZURE_OPENAI),
+        _ => None,
+    }
+}
+
 /// A header that carries rate-limit state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum RateLimitHeader {
@@ -167,8 +233,9 @@ fn classify_header(name: &str) -> Option<RateLimitHeader> {
     // `x-ratelimit-reset-input-tokens`: the field comes first.
     if let Some(rest) = name.strip_prefix("x-ratelimit-") {
         let (field, kind) = rest.split_once('-')?;
+        let kind = parse_window_kind(kind).or_else(|| parse_mistral_window_kind(kind))?;
         return Some(RateLimitHeader::Window {
-            kind: parse_window_kind(kind)?,
+            kind,
             field: parse_window_field(field)?,
             reset_format: ResetFormat::RelativeDuration,
         });
@@ -191,6 +258,16 @@ fn parse_window_kind(text: &str) -> Option<LimitKind> {
     }
 }
 
+/// Parses the window names that Mistral appends its period to.
+fn parse_mistral_window_kind(text: &str) -> Option<LimitKind> {
+    match text {
+        "req-minute" => Some(LimitKind::Requests),
+        "tokens-minute" => Some(LimitKind::Tokens),
+        "tokens-month" => Some(LimitKind::TokensPerMonth),
+        _ => None,
+    }
+}
+
 fn parse_window_field(text: &str) -> Option<WindowField> {
     match text {
         "limit" => Some(WindowField::Limit),
@@ -208,7 +285,10 @@ fn apply_window_value(
     text: &str,
     response_time: SystemTime,
 ) -> bool {
+    // Azure OpenAI's marker for an unknown count: the field stays `None`.
+    let unknown_count = reset_format == ResetFormat::RelativeDuration && text == "-1";
     match field {
+        WindowField::Limit | WindowField::Remaining if unknown_count => Some(()),
         WindowField::Limit => parse_count(text).map(|count| reading.limit = Some(count)),
         WindowField::Remaining => parse_count(text).map(|count| reading.remaining = Some(count)),
         WindowField::Reset => {
@@ -474,6 +554,10 @@ mod tests {
                 at(RESPONSE_SECONDS + 70, 250_000_000),
             ),
             (" 2025-10-09T08:53:20Z ", at(RESPONSE_SECONDS, 0)),
+            ("2025-10-09T03:23:20-05:30", at(RESPONSE_SECONDS, 0)),
+            ("2025-10-09T14:23:20+05:30", at(RESPONSE_SECONDS, 0)),
+            ("2025-10-09T08:53:20+00:00", at(RESPONSE_SECONDS, 0)),
+            ("2025-10-09t08:53:20z", at(RESPONSE_SECONDS, 0)),
         ];
         for (value, expected) in cases {
             assert_eq!(reset_of(name, value), Some(*expected), "{value:?}");
@@ -530,6 +614,15 @@ mod tests {
             ("12", at(RESPONSE_SECONDS + 12, 0)),
             ("0", at(RESPONSE_SECONDS, 0)),
             (" 20ms\t", at(RESPONSE_SECONDS, 20_000_000)),
+            ("1m30.5s", at(RESPONSE_SECONDS + 90, 500_000_000)),
+            ("250ms", at(RESPONSE_SECONDS, 250_000_000)),
+            ("7.66s", at(RESPONSE_SECONDS + 7, 660_000_000)),
+            ("2m59.56s", at(RESPONSE_SECONDS + 179, 560_000_000)),
+            ("1.5ms", at(RESPONSE_SECONDS, 1_500_000)),
+            ("750us", at(RESPONSE_SECONDS, 750_000)),
+            ("999ns", at(RESPONSE_SECONDS, 999)),
+            ("0.5", at(RESPONSE_SECONDS, 500_000_000)),
+            ("0.000000001", at(RESPONSE_SECONDS, 1)),
         ];
         for (value, expected) in cases {
             assert_eq!(reset_of(name, value), Some(*expected), "{value:?}");
@@ -547,6 +640,13 @@ mod tests {
                 at(RESPONSE_SECONDS + 40, 0),
             ),
             (" 30 ", at(RESPONSE_SECONDS + 30, 0)),
+            // The obsolete RFC 850 and asctime forms, which RFC 9110
+            // requires recipients to accept.
+            (
+                "Thursday, 09-Oct-25 08:54:00 GMT",
+                at(RESPONSE_SECONDS + 40, 0),
+            ),
+            ("Thu Oct  9 08:54:00 2025", at(RESPONSE_SECONDS + 40, 0)),
         ];
         for (value, expected) in cases {
             let observation = parse(&[("retry-after", value)]);
@@ -622,6 +722,23 @@ mod tests {
             ("retry-after", "1s"),
             ("retry-after-ms", "-250"),
             ("retry-after-ms", "20ms"),
+            ("retry-after-ms", ""),
+            ("retry-after", ""),
+            ("retry-after", "99999999999999999999"),
+            ("retry-after", "Thu, 09 Oct 2025 08:54:00 +0200"),
+            ("x-ratelimit-reset-tokens", ""),
+            ("x-ratelimit-reset-tokens", "99999999999999999999h"),
+            ("x-ratelimit-limit-tokens", ""),
+            ("x-ratelimit-limit-tokens", "-2"),
+            ("x-ratelimit-limit-tokens", "18446744073709551616"),
+            ("x-ratelimit-reset-tokens", "-1"),
+            ("anthropic-ratelimit-tokens-limit", "-1"),
+            ("anthropic-ratelimit-tokens-reset", ""),
+            (
+                "anthropic-ratelimit-tokens-reset",
+                "Thu, 09 Oct 2025 08:54:00 GMT",
+            ),
+            ("x-ratelimit-remaining-req-minute", "lots"),
         ];
         for (name, value) in cases {
             let observation = parse(&[(name, value)]);
@@ -690,7 +807,7 @@ mod tests {
             ("x-ratelimit-limit-requests", "1"),
         ]);
         let kinds: Vec<LimitKind> = observation.limits.iter().map(|(kind, _)| *kind).collect();
-        assert_eq!(kinds, LimitKind::ALL.to_vec());
+        assert_eq!(kinds, LimitKind::ALL[..4].to_vec());
         let limits: Vec<Option<u64>> = observation.limits.iter().map(|(_, r)| r.limit).collect();
         assert_eq!(limits, vec![Some(1), Some(2), Some(3), Some(4)]);
     }
@@ -726,6 +843,154 @@ mod tests {
     fn no_headers_give_empty_observation() {
         let observation = parse(&[]);
         assert_eq!(observation, RateLimitObservation::default());
+    }
+
+    #[test]
+    fn azure_unknown_count_is_none_not_invalid() {
+        let observation = parse(&[
+            ("x-ratelimit-limit-tokens", "-1"),
+            ("x-ratelimit-remaining-tokens", " -1 "),
+            ("x-ratelimit-reset-tokens", "0"),
+            ("x-ratelimit-remaining-requests", "-1"),
+        ]);
+        let expected = vec![(
+            LimitKind::Tokens,
+            LimitReading {
+                limit: None,
+                remaining: None,
+                reset_at: Some(at(RESPONSE_SECONDS, 0)),
+            },
+        )];
+        assert_eq!(observation.limits, expected);
+        assert!(observation.invalid.is_empty());
+    }
+
+    #[test]
+    fn mistral_headers_fill_minute_and_month_windows() {
+        let observation = parse(&[
+            ("x-ratelimit-limit-req-minute", "720"),
+            ("x-ratelimit-remaining-req-minute", "717"),
+            ("x-ratelimit-limit-tokens-minute", "5000000"),
+            ("x-ratelimit-remaining-tokens-minute", "4999911"),
+            ("x-ratelimit-reset-tokens-minute", "26.5"),
+            ("x-ratelimit-limit-tokens-month", "1000000000000"),
+            ("x-ratelimit-remaining-tokens-month", "999998798434"),
+            ("x-ratelimit-tokens-query-cost", "52"),
+        ]);
+        let expected = vec![
+            (
+                LimitKind::Requests,
+                LimitReading {
+                    limit: Some(720),
+                    remaining: Some(717),
+                    reset_at: None,
+                },
+            ),
+            (
+                LimitKind::Tokens,
+                LimitReading {
+                    limit: Some(5_000_000),
+                    remaining: Some(4_999_911),
+                    reset_at: Some(at(RESPONSE_SECONDS + 26, 500_000_000)),
+                },
+            ),
+            (
+                LimitKind::TokensPerMonth,
+                LimitReading {
+                    limit: Some(1_000_000_000_000),
+                    remaining: Some(999_998_798_434),
+                    reset_at: None,
+                },
+            ),
+        ];
+        assert_eq!(observation.limits, expected);
+        assert!(observation.invalid.is_empty());
+    }
+
+    fn groq_headers() -> RateLimitObservation {
+        parse(&[
+            ("x-ratelimit-limit-requests", "14400"),
+            ("x-ratelimit-limit-tokens", "18000"),
+            ("x-ratelimit-remaining-requests", "14370"),
+            ("x-ratelimit-remaining-tokens", "17997"),
+            ("x-ratelimit-reset-requests", "2m59.56s"),
+            ("x-ratelimit-reset-tokens", "7.66s"),
+        ])
+    }
+
+    #[test]
+    fn groq_requests_are_per_day() {
+        let mut observation = groq_headers();
+        interpret_for_provider(&mut observation, "groq");
+        let expected = vec![
+            (
+                LimitKind::Tokens,
+                LimitReading {
+                    limit: Some(18_000),
+                    remaining: Some(17_997),
+                    reset_at: Some(at(RESPONSE_SECONDS + 7, 660_000_000)),
+                },
+            ),
+            (
+                LimitKind::RequestsPerDay,
+                LimitReading {
+                    limit: Some(14_400),
+                    remaining: Some(14_370),
+                    reset_at: Some(at(RESPONSE_SECONDS + 179, 560_000_000)),
+                },
+            ),
+        ];
+        assert_eq!(observation.limits, expected);
+    }
+
+    #[test]
+    fn provider_interpretation_is_idempotent() {
+        let mut once = groq_headers();
+        interpret_for_provider(&mut once, "groq");
+        let mut twice = once.clone();
+        interpret_for_provider(&mut twice, "groq");
+        assert_eq!(twice, once);
+    }
+
+    #[test]
+    fn other_providers_keep_minute_requests() {
+        for provider in ["openai", "azure.ai.openai", "mistral_ai", "anthropic", ""] {
+            let mut observation = groq_headers();
+            interpret_for_provider(&mut observation, provider);
+            assert_eq!(observation, groq_headers(), "{provider:?}");
+        }
+    }
+
+    #[test]
+    fn provider_from_url_recognizes_api_hosts() {
+        let cases: &[(&str, Option<&str>)] = &[
+            ("api.groq.com", Some("groq")),
+            (
+                "https://api.groq.com/openai/v1/chat/completions",
+                Some("groq"),
+            ),
+            ("API.GROQ.COM", Some("groq")),
+            ("api.groq.com.", Some("groq")),
+            (
+                "https://api.mistral.ai:443/v1/chat/completions",
+                Some("mistral_ai"),
+            ),
+            ("myres.openai.azure.com", Some("azure.ai.openai")),
+            (
+                "https://myres.openai.azure.com/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21",
+                Some("azure.ai.openai"),
+            ),
+            ("https://api.openai.com/v1/responses", Some("openai")),
+            ("https://api.anthropic.com/v1/messages", Some("anthropic")),
+            ("https://user@api.groq.com/x", Some("groq")),
+            ("openai.azure.com", None),
+            ("https://api.groq.com.evil.example/", None),
+            ("http://127.0.0.1:33813/v1/messages", None),
+            ("", None),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(provider_from_url(text), *expected, "{text:?}");
+        }
     }
 
     #[test]

@@ -3,7 +3,9 @@
 //! and rate-limit headers captured on HTTP client spans.
 
 pub mod headers;
+mod key_id;
 mod span;
+mod token_rules;
 mod types;
 
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -15,6 +17,7 @@ use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::resource::v1::Resource;
 
 pub use span::{MAX_LABEL_BYTES, MAX_TOKENS_PER_CALL, SpanContext, SpanKind, classify_span};
+pub use token_rules::{BUILT_IN_INPUT_TOKEN_RULES, InputTokenRule, input_tokens_include_cache};
 pub use types::{
     AttributeProblem, AttributeProblems, Extracted, HttpSpan, LlmSpan, Source, SpanId, TraceId,
 };
@@ -25,14 +28,44 @@ const UNKNOWN_SERVICE: &str = "unknown_service";
 /// Attributes per span that extraction reads unless configured otherwise.
 pub const DEFAULT_MAX_ATTRIBUTES: usize = 256;
 
+/// What extraction reads and how it counts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExtractSettings {
+    /// Attributes per span that extraction reads.
+    pub max_attributes: usize,
+    /// Configured rules on whether a scope's input tokens include cache
+    /// tokens, checked before [`BUILT_IN_INPUT_TOKEN_RULES`].
+    pub input_token_rules: Vec<InputTokenRule>,
+    /// Attributes whose values each LLM span carries as labels, from the
+    /// span or else its resource.
+    pub label_attributes: Vec<String>,
+}
+
+impl Default for ExtractSettings {
+    fn default() -> Self {
+        ExtractSettings {
+            max_attributes: DEFAULT_MAX_ATTRIBUTES,
+            input_token_rules: Vec::new(),
+            label_attributes: Vec::new(),
+        }
+    }
+}
+
 /// Finds the LLM spans and the HTTP client spans with rate-limit headers in
 /// one export request, reading at most `max_attributes` attributes per span.
-/// Each LLM span gets the values of the `label_attributes`.
-pub fn extract(
-    request: &ExportTraceServiceRequest,
-    max_attributes: usize,
-    label_attributes: &[String],
-) -> Extracted {
+pub fn extract(request: &ExportTraceServiceRequest, max_attributes: usize) -> Extracted {
+    let settings = ExtractSettings {
+        max_attributes,
+        ..ExtractSettings::default()
+    };
+    extract_with(request, &settings)
+}
+
+/// Finds the LLM spans and the HTTP client spans with rate-limit headers in
+/// one export request.
+pub fn extract_with(request: &ExportTraceServiceRequest, settings: &ExtractSettings) -> Extracted {
+    let max_attributes = settings.max_attributes;
+    let label_attributes = &settings.label_attributes;
     let mut extracted = Extracted::default();
     for resource_spans in &request.resource_spans {
         let (service, resource_id) = resource_identity(
@@ -49,6 +82,10 @@ pub fn extract(
                 resource_id,
                 source: Source::from_scope(scope_name),
                 max_attributes,
+                input_tokens_include_cache: input_tokens_include_cache(
+                    scope_name,
+                    &settings.input_token_rules,
+                ),
             };
             extracted.span_count += scope_spans.spans.len() as u64;
             for span in &scope_spans.spans {

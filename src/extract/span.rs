@@ -5,15 +5,20 @@
 //!   `gen_ai.operation.name`, `gen_ai.request.model`, `gen_ai.response.model`,
 //!   `gen_ai.response.id`, `gen_ai.usage.input_tokens`,
 //!   `gen_ai.usage.output_tokens`, `gen_ai.usage.cache_read.input_tokens`,
-//!   `gen_ai.usage.cache_creation.input_tokens`, `error.type`.
+//!   `gen_ai.usage.cache_creation.input_tokens`, `error.type`,
+//!   `openai.response.service_tier`, `openai.request.service_tier`.
 //! - Deprecated: `gen_ai.system`, `gen_ai.usage.prompt_tokens`,
-//!   `gen_ai.usage.completion_tokens`.
-//! - The Anthropic Python SDK's own spans: `gen_ai.usage.cache_write.input_tokens`.
+//!   `gen_ai.usage.completion_tokens`, `gen_ai.openai.response.service_tier`,
+//!   `gen_ai.openai.request.service_tier`.
+//! - The Anthropic Python SDK's own spans: `gen_ai.usage.cache_write.input_tokens`,
+//!   `anthropic.usage.cache_creation.ephemeral_1h_input_tokens`,
+//!   `anthropic.response.service_tier`, `anthropic.organization.id`.
 //! - OpenLLMetry: `gen_ai.usage.reasoning_tokens`,
 //!   `gen_ai.usage.cache_read_input_tokens`, `gen_ai.usage.cache_creation_input_tokens`.
 //! - HTTP client spans: `http.response.status_code` (or the older
-//!   `http.status_code`) and `http.response.header.<name>` with dashes or
-//!   underscores in the name.
+//!   `http.status_code`), `http.response.header.<name>` and
+//!   `http.request.header.<name>` with dashes or underscores in the name, and
+//!   the host in `server.address`, `url.full` or the older `http.url`.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -23,13 +28,15 @@ use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue};
 use opentelemetry_proto::tonic::trace::v1::Span;
 use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
 
-use super::headers::parse_rate_limit_headers;
+use super::headers::{interpret_for_provider, parse_rate_limit_headers, provider_from_url};
+use super::key_id::{CredentialHeader, key_id_from_account, key_id_from_credential};
 use super::types::{
     AttributeProblem, AttributeProblems, HttpSpan, LlmSpan, Source, SpanId, TraceId,
 };
 use crate::call::{Outcome, ServiceTier, TokenCounts};
 
 const HEADER_PREFIX: &str = "http.response.header.";
+const REQUEST_HEADER_PREFIX: &str = "http.request.header.";
 
 /// Largest token count accepted for one call. The largest context windows
 /// hold a few million tokens, so anything above this is a broken counter.
@@ -67,6 +74,8 @@ struct RawUsage {
     output: Option<u64>,
     cache_read: Option<u64>,
     cache_creation: Option<u64>,
+    /// The part of `cache_creation` written to the 1-hour cache.
+    cache_creation_1h: Option<u64>,
     reasoning: Option<u64>,
 }
 
@@ -79,21 +88,24 @@ impl RawUsage {
             && self.reasoning.is_none()
     }
 
-    /// Partitions the counts. The semantic conventions, OpenAI and the
-    /// instrumentations seen so far report input including cache tokens and
-    /// output including reasoning; Anthropic's own API reports input without
-    /// cache tokens. An input smaller than its cache parts can only be the
-    /// latter, so it is taken as exclusive.
-    fn partition(&self) -> TokenCounts {
+    /// Partitions the counts. Output always includes reasoning. Input
+    /// includes the cache tokens when `input_includes_cache` is true, as the
+    /// semantic conventions, OpenAI and the known instrumentations count it,
+    /// and excludes them when false, as Anthropic's own API counts it. When
+    /// the instrumentation is unknown (`None`), an input smaller than its
+    /// cache parts can only be exclusive, and any other input is taken as
+    /// inclusive.
+    fn partition(&self, input_includes_cache: Option<bool>) -> TokenCounts {
         let cache_read = self.cache_read.unwrap_or(0);
         let cache_creation = self.cache_creation.unwrap_or(0);
         let reasoning = self.reasoning.unwrap_or(0);
         let input = self.input.unwrap_or(0);
         let output = self.output.unwrap_or(0);
         let cached = cache_read + cache_creation;
+        let includes_cache = input_includes_cache.unwrap_or(input >= cached);
         TokenCounts {
-            input: if input >= cached {
-                input - cached
+            input: if includes_cache {
+                input.saturating_sub(cached)
             } else {
                 input
             },
@@ -113,6 +125,9 @@ pub struct SpanContext<'a> {
     pub resource_id: u64,
     pub source: Source,
     pub max_attributes: usize,
+    /// Whether the scope's `gen_ai.usage.input_tokens` includes cache
+    /// tokens, or `None` when unknown.
+    pub input_tokens_include_cache: Option<bool>,
 }
 
 /// Classifies one span, counting the attributes it had to ignore in `problems`.
@@ -130,6 +145,11 @@ pub fn classify_span(
     let mut status_code: Option<u16> = None;
     let mut usage = RawUsage::default();
     let mut headers: Vec<(String, String)> = Vec::new();
+    let mut credential: Option<(CredentialHeader, &str)> = None;
+    let mut organization: Option<&str> = None;
+    let mut server_address: Option<&str> = None;
+    let mut url: Option<&str> = None;
+    let mut tier = TierAttributes::default();
     let mut reader = AttributeReader { problems };
 
     for KeyValue { key, value, .. } in span.attributes.iter().take(context.max_attributes) {
@@ -139,6 +159,16 @@ pub fn classify_span(
         if let Some(name) = key.strip_prefix(HEADER_PREFIX) {
             if let Some(text) = first_string(value) {
                 headers.push((name.to_ascii_lowercase().replace('_', "-"), text));
+            }
+            continue;
+        }
+        if let Some(name) = key.strip_prefix(REQUEST_HEADER_PREFIX) {
+            // Only credential headers are read, and only to hash them.
+            if let Some(header) = CredentialHeader::from_name(name)
+                && credential.is_none_or(|(preferred, _)| header < preferred)
+                && let Some(text) = first_str(value)
+            {
+                credential = Some((header, text));
             }
             continue;
         }
@@ -170,19 +200,43 @@ pub fn classify_span(
             "gen_ai.usage.reasoning_tokens" | "gen_ai.usage.reasoning.output_tokens" => {
                 usage.reasoning = reader.tokens(value).or(usage.reasoning);
             }
+            "anthropic.usage.cache_creation.ephemeral_1h_input_tokens" => {
+                usage.cache_creation_1h = reader.tokens(value);
+            }
+            "openai.response.service_tier" | "anthropic.response.service_tier" => {
+                tier.response = reader.label(value).or(tier.response);
+            }
+            "gen_ai.openai.response.service_tier" => {
+                tier.response = tier.response.or(reader.label(value));
+            }
+            "openai.request.service_tier" => tier.request = reader.label(value).or(tier.request),
+            "gen_ai.openai.request.service_tier" => {
+                tier.request = tier.request.or(reader.label(value));
+            }
+            "anthropic.organization.id" => organization = reader.label(value),
+            "server.address" => server_address = first_str(value),
+            "url.full" => url = first_str(value).or(url),
+            "http.url" => url = url.or(first_str(value)),
             _ => {}
         }
     }
 
     let end_time = unix_nanos(span.end_time_unix_nano);
-    let rate_limits = parse_rate_limit_headers(
+    let mut rate_limits = parse_rate_limit_headers(
         headers
             .iter()
             .map(|(name, value)| (name.as_str(), value.as_str())),
         end_time,
     );
+    let key_id = key_id(credential, organization, &headers);
 
     let Some(provider) = provider else {
+        let host_provider = server_address
+            .and_then(provider_from_url)
+            .or_else(|| url.and_then(provider_from_url));
+        if let Some(host_provider) = host_provider {
+            interpret_for_provider(&mut rate_limits, host_provider);
+        }
         let parent_span_id = span_id(&span.parent_span_id);
         let trace_id = trace_id(&span.trace_id);
         return match (trace_id, parent_span_id) {
@@ -195,7 +249,7 @@ pub fn classify_span(
                     status_code,
                     end_time,
                     rate_limits,
-                    key_id: None,
+                    key_id,
                 })
             }
             _ => SpanKind::Other,
@@ -210,6 +264,17 @@ pub fn classify_span(
         return SpanKind::Other;
     };
 
+    let provider = provider.trim().to_ascii_lowercase();
+    interpret_for_provider(&mut rate_limits, &provider);
+    let tokens = (!usage.is_empty()).then(|| usage.partition(context.input_tokens_include_cache));
+    let cache_creation_1h = tokens.map_or(0, |tokens| {
+        usage
+            .cache_creation_1h
+            .unwrap_or(0)
+            .min(tokens.cache_creation)
+    });
+    let service_tier = tier.resolve(&mut reader);
+
     let span_failed = span
         .status
         .as_ref()
@@ -220,15 +285,15 @@ pub fn classify_span(
         service: context.service.clone(),
         resource_id: context.resource_id,
         source: context.source,
-        provider: provider.trim().to_ascii_lowercase(),
+        provider,
         operation: operation.to_owned(),
         request_model: request_model.map(str::to_owned),
         response_model: response_model.map(str::to_owned),
         response_id: response_id.map(str::to_owned),
-        tokens: (!usage.is_empty()).then(|| usage.partition()),
-        cache_creation_1h: 0,
-        service_tier: ServiceTier::Standard,
-        key_id: None,
+        tokens,
+        cache_creation_1h,
+        service_tier,
+        key_id,
         label_values: Vec::new(),
         outcome: span_outcome(status_code, error_type, span_failed),
         start_time: unix_nanos(span.start_time_unix_nano),
@@ -248,6 +313,69 @@ fn span_outcome(status_code: Option<u16>, error_type: Option<&str>, span_failed:
         Some(_) => Outcome::Error,
         None if span_failed => Outcome::Error,
         None => Outcome::Ok,
+    }
+}
+
+/// The service tier attributes of one span, as found.
+#[derive(Default)]
+struct TierAttributes<'a> {
+    response: Option<&'a str>,
+    request: Option<&'a str>,
+}
+
+impl TierAttributes<'_> {
+    /// Returns the tier that served the call: the response's, else the
+    /// requested one. `auto` and `default` are OpenAI's names for its
+    /// standard tier. An unknown value is counted and read as standard.
+    fn resolve(&self, reader: &mut AttributeReader<'_>) -> ServiceTier {
+        let Some(text) = self.response.or(self.request) else {
+            return ServiceTier::Standard;
+        };
+        match text.trim().to_ascii_lowercase().as_str() {
+            "default" | "auto" | "standard" => ServiceTier::Standard,
+            "flex" => ServiceTier::Flex,
+            "priority" => ServiceTier::Priority,
+            "batch" => ServiceTier::Batch,
+            _ => {
+                reader.problems.add(AttributeProblem::UnknownValue);
+                ServiceTier::Standard
+            }
+        }
+    }
+}
+
+/// Returns the key id of a span: from its credential header if captured,
+/// else from the account that the response headers or attributes name.
+fn key_id(
+    credential: Option<(CredentialHeader, &str)>,
+    organization_attribute: Option<&str>,
+    headers: &[(String, String)],
+) -> Option<Arc<str>> {
+    if let Some(key_id) =
+        credential.and_then(|(header, value)| key_id_from_credential(header, value))
+    {
+        return Some(key_id);
+    }
+    let header = |name: &str| {
+        headers
+            .iter()
+            .rev()
+            .find(|(found, _)| found == name)
+            .map(|(_, value)| value.as_str())
+    };
+    let organization = header("anthropic-organization-id")
+        .or(organization_attribute)
+        .or_else(|| header("openai-organization"));
+    key_id_from_account(organization, header("openai-project"))
+}
+
+/// Reads a string attribute, or the first element of a string array as
+/// Python's instrumentations record captured headers.
+fn first_str(value: &AnyValue) -> Option<&str> {
+    match &value.value {
+        Some(Value::StringValue(text)) => Some(text),
+        Some(Value::ArrayValue(array)) => array.values.first().and_then(first_str),
+        _ => None,
     }
 }
 

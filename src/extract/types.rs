@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use super::headers::interpret_for_provider;
 use crate::call::{Outcome, RateLimitObservation, ServiceTier, TokenCounts, Usage};
 
 pub type TraceId = [u8; 16];
@@ -84,6 +85,16 @@ impl LlmSpan {
         })
     }
 
+    /// Takes what an HTTP child span adds to its call: the child's
+    /// rate-limit headers are re-read for the call's provider, and the
+    /// child's key id is used when the call has none.
+    pub fn join_child(&mut self, child: &mut HttpSpan) {
+        interpret_for_provider(&mut child.rate_limits, &self.provider);
+        if self.key_id.is_none() {
+            self.key_id = child.key_id.clone();
+        }
+    }
+
     /// Returns the model that labels the call: the requested one, or the one that
     /// responded when the request did not name it.
     pub fn model(&self) -> Option<&str> {
@@ -124,10 +135,13 @@ pub enum AttributeProblem {
     WrongType,
     /// A name or id longer than [`MAX_LABEL_BYTES`](super::MAX_LABEL_BYTES).
     TooLong,
+    /// A string outside the values the attribute is known to take, such as
+    /// an unknown service tier.
+    UnknownValue,
 }
 
 impl AttributeProblem {
-    pub const ALL: [AttributeProblem; 7] = [
+    pub const ALL: [AttributeProblem; 8] = [
         AttributeProblem::Negative,
         AttributeProblem::Fractional,
         AttributeProblem::NotFinite,
@@ -135,6 +149,7 @@ impl AttributeProblem {
         AttributeProblem::TooLarge,
         AttributeProblem::WrongType,
         AttributeProblem::TooLong,
+        AttributeProblem::UnknownValue,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -146,13 +161,14 @@ impl AttributeProblem {
             AttributeProblem::TooLarge => "too_large",
             AttributeProblem::WrongType => "wrong_type",
             AttributeProblem::TooLong => "too_long",
+            AttributeProblem::UnknownValue => "unknown_value",
         }
     }
 }
 
 /// Counts of ignored attributes, by problem.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct AttributeProblems([u64; 7]);
+pub struct AttributeProblems([u64; AttributeProblem::ALL.len()]);
 
 impl AttributeProblems {
     pub fn add(&mut self, problem: AttributeProblem) {

@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::call::{LimitKind, LimitReading, Outcome, RateLimitObservation, TokenCounts};
+use crate::extract::headers::interpret_for_provider;
 use crate::extract::{AttributeProblems, Extracted, HttpSpan, LlmSpan, Source, SpanId, TraceId};
 use crate::log_throttle::LogThrottle;
 use crate::pricing::{PriceTable, Prices, normalize_model};
@@ -365,10 +366,11 @@ impl Ledger {
         state.stats.truncated_spans += extracted.truncated_spans;
 
         // Children first: an SDK exports a child span no later than its parent.
-        for child in extracted.http_spans {
+        for mut child in extracted.http_spans {
             state.stats.invalid_headers += child.rate_limits.invalid.len() as u64;
             let parent = (child.trace_id, child.parent_span_id);
             if let Some((key, call_key_id)) = state.recent_calls.get(&parent).cloned() {
+                interpret_for_provider(&mut child.rate_limits, &key.provider);
                 let series = state
                     .series
                     .entry(key)
@@ -397,13 +399,14 @@ impl Ledger {
 
     fn record_call(&self, state: &mut LedgerState, prices: &PriceTable, call: LlmSpan, now: Now) {
         state.stats.invalid_headers += call.rate_limits.invalid.len() as u64;
-        let child = state
+        let mut child = state
             .waiting_children
             .remove(&(call.trace_id, call.span_id));
-        let key_id = call
-            .key_id
-            .clone()
-            .or_else(|| child.as_ref().and_then(|child| child.key_id.clone()));
+        let mut call = call;
+        if let Some(child) = &mut child {
+            call.join_child(child);
+        }
+        let key_id = call.key_id.clone();
         let key = self.series_key(state, &call, key_id.as_ref());
         let recent = (key.clone(), key_id.clone());
         state

@@ -89,8 +89,9 @@ fn batch(llm_spans: Vec<LlmSpan>, http_spans: Vec<HttpSpan>) -> Extracted {
 fn remaining_requests(state: &SeriesState) -> Option<u64> {
     state
         .limits
-        .get(&(None, LimitKind::Requests))
-        .and_then(|snapshot| snapshot.reading.remaining)
+        .iter()
+        .find(|((_, kind), _)| *kind == LimitKind::Requests)
+        .and_then(|(_, snapshot)| snapshot.reading.remaining)
 }
 
 #[test]
@@ -117,7 +118,12 @@ fn rate_limited_call_without_response_id_counted_once() {
     assert_eq!(state.requests.iter().sum::<u64>(), 1);
     assert_eq!(state.missing_usage, 0);
     assert_eq!(remaining_requests(&state), Some(0));
-    assert!(state.retry_after.contains_key(&None));
+    // The organization id on the SDK span identifies the account of both
+    // readings.
+    let key_ids: Vec<_> = state.retry_after.keys().collect();
+    assert_eq!(key_ids.len(), 1);
+    let key_id = key_ids[0].as_deref().unwrap_or_default();
+    assert!(key_id.starts_with("org:"), "{key_id}");
 }
 
 #[test]

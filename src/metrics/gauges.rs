@@ -225,8 +225,8 @@ pub fn series_samples(
 fn consumed(kind: LimitKind, window: &WindowTotals) -> u64 {
     let tokens = &window.tokens;
     match kind {
-        LimitKind::Requests => window.requests,
-        LimitKind::Tokens => tokens.total(),
+        LimitKind::Requests | LimitKind::RequestsPerDay => window.requests,
+        LimitKind::Tokens | LimitKind::TokensPerMonth => tokens.total(),
         LimitKind::InputTokens => tokens.input.saturating_add(tokens.cache_creation),
         LimitKind::OutputTokens => tokens.output.saturating_add(tokens.reasoning),
     }

@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use bytes::Bytes;
 
 use crate::export::{Batch, ExportQueue};
+use crate::extract::{ExtractSettings, InputTokenRule};
 use crate::ledger::Ledger;
 use crate::signal::{Signal, Transport};
 pub use message::{Message, Rejections};
@@ -101,10 +102,7 @@ pub struct Pipeline {
     pub ledger: Arc<Ledger>,
     pub exporters: Vec<ExportQueue>,
     pub receiver_stats: ReceiverStats,
-    /// Attributes per span that extraction reads.
-    max_attributes: usize,
-    /// Attributes that label the ledger's series, from its configuration.
-    label_attributes: Vec<String>,
+    extract_settings: ExtractSettings,
     transform: SpanTransform,
     pub processing_stats: ProcessingStats,
 }
@@ -133,11 +131,21 @@ impl Pipeline {
             ledger,
             exporters,
             receiver_stats: ReceiverStats::default(),
-            max_attributes,
-            label_attributes,
+            extract_settings: ExtractSettings {
+                max_attributes,
+                input_token_rules: Vec::new(),
+                label_attributes,
+            },
             transform: SpanTransform::new(&crate::config::Processing::default()),
             processing_stats: ProcessingStats::default(),
         }
+    }
+
+    /// Sets the configured rules on whether a scope's input tokens include
+    /// cache tokens.
+    pub fn with_input_token_rules(mut self, rules: Vec<InputTokenRule>) -> Pipeline {
+        self.extract_settings.input_token_rules = rules;
+        self
     }
 
     /// Replaces the default span changes, which remove credential headers.
@@ -189,9 +197,8 @@ impl Pipeline {
 
         let extracted = match &mut message {
             Message::Traces(request) => {
-                let extracted =
-                    crate::extract::extract(request, self.max_attributes, &self.label_attributes);
-                if self.apply_transform(request, &extracted) {
+                let (extracted, changed) = self.extract_and_transform(request);
+                if changed {
                     raw = None;
                 }
                 Some(extracted)
@@ -293,6 +300,19 @@ impl Pipeline {
             return Ok(());
         }
         self.enqueue(message.signal(), &message.encode(), item_count)
+    }
+
+    /// Extracts the LLM calls of a request, then applies the span changes.
+    /// Returns what was extracted and whether the request changed.
+    /// Extraction reads the credential headers to derive key ids, so it runs
+    /// before the transform removes them.
+    fn extract_and_transform(
+        &self,
+        request: &mut opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest,
+    ) -> (crate::extract::Extracted, bool) {
+        let extracted = crate::extract::extract_with(request, &self.extract_settings);
+        let changed = self.apply_transform(request, &extracted);
+        (extracted, changed)
     }
 
     /// Applies the span changes; returns whether the request changed.

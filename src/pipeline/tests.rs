@@ -222,3 +222,40 @@ async fn request_larger_than_queue_is_rejected_not_refused() {
         0
     );
 }
+
+#[test]
+fn key_id_extracted_before_credentials_removed() {
+    use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value::Value};
+
+    let raw_key = "sk-test-pipeline-5e3b";
+    let header = |key: &str, value: &str| KeyValue {
+        key: key.to_owned(),
+        value: Some(AnyValue {
+            value: Some(Value::StringValue(value.to_owned())),
+        }),
+        ..Default::default()
+    };
+    let mut child = span(vec![1; 16], vec![3; 8]);
+    child.parent_span_id = vec![2; 8];
+    child.attributes = vec![
+        header("http.request.header.x_api_key", raw_key),
+        header(
+            "http.request.header.authorization",
+            &format!("Bearer {raw_key}"),
+        ),
+        header("http.response.header.x_ratelimit_remaining_tokens", "5"),
+    ];
+    let mut request = traces(vec![child]);
+
+    let (extracted, changed) = pipeline(Vec::new()).extract_and_transform(&mut request);
+
+    let key_id = extracted.http_spans[0].key_id.as_deref().unwrap();
+    assert!(key_id.starts_with("key:"), "{key_id}");
+    assert!(!key_id.contains(raw_key));
+    assert!(changed);
+    let forwarded = &request.resource_spans[0].scope_spans[0].spans[0].attributes;
+    let keys: Vec<&str> = forwarded.iter().map(|kv| kv.key.as_str()).collect();
+    assert_eq!(keys, ["http.response.header.x_ratelimit_remaining_tokens"]);
+    assert!(!format!("{request:?}").contains(raw_key));
+    assert!(!format!("{extracted:?}").contains(raw_key));
+}
