@@ -5,12 +5,14 @@
 //! micro-USD per million tokens, so a list price with up to 6 decimal places of
 //! USD per million tokens is stored exactly. A cost is pico-USD or nano-USD.
 
+mod entry;
 mod normalize;
 mod price;
 mod shared;
 mod table;
 
+pub use entry::{LongContext, PriceEntry, PricingError, prompt_tokens};
 pub use normalize::normalize_model;
 pub use price::{ModelPrice, PriceProblem};
 pub use shared::Prices;
-pub use table::{PriceEntry, PriceTable, PricingError};
+pub use table::PriceTable;
