@@ -16,7 +16,7 @@ use crate::ledger::Ledger;
 use crate::log_throttle::LogThrottle;
 use crate::metrics::otlp::OtlpMetricsBuilder;
 use crate::pipeline::{Message, Pipeline, SpanTransform};
-use crate::pricing::Prices;
+use crate::pricing::{self, PriceSourceError, Prices};
 use crate::receiver;
 use crate::receiver::grpc::{GrpcServer, LogsService, MetricsService, TraceService};
 use crate::receiver::http::HttpLimits;
@@ -37,6 +37,11 @@ pub enum StartError {
     Export(#[from] export::ExportError),
     #[error(transparent)]
     Config(#[from] config::ConfigError),
+    #[error("invalid `{path}`: {source}", path = .source.config_path())]
+    Pricing {
+        #[from]
+        source: PriceSourceError,
+    },
 }
 
 /// Runs burnrate until `stop` completes (SIGTERM or SIGINT in the binary),
@@ -48,7 +53,8 @@ pub async fn run(
 ) -> Result<(), StartError> {
     let export_shutdown = Shutdown::default();
     let (queues, export_tasks) = start_exporters(&exporters, &export_shutdown)?;
-    let ledger = Arc::new(Ledger::new(Prices::embedded()));
+    let prices = Prices::new(pricing::load_table(&config.pricing)?);
+    let ledger = Arc::new(Ledger::new(prices.clone()));
     let max_attributes = config.extract.max_attributes_per_span;
     let transform = SpanTransform::new(&config.processing);
     let pipeline = Pipeline::new(ledger, queues.clone(), max_attributes).with_transform(transform);
