@@ -16,7 +16,7 @@ use crate::ledger::Ledger;
 use crate::log_throttle::LogThrottle;
 use crate::metrics::otlp::OtlpMetricsBuilder;
 use crate::pipeline::{Message, Pipeline, SpanTransform};
-use crate::pricing::{self, PriceSourceError, Prices};
+use crate::pricing::{self, PriceReloader, PriceSourceError, Prices};
 use crate::receiver;
 use crate::receiver::grpc::{GrpcServer, LogsService, MetricsService, TraceService};
 use crate::receiver::http::HttpLimits;
@@ -96,6 +96,9 @@ pub async fn run(
         )
     });
 
+    let reloader = PriceReloader::new(config.pricing.clone(), prices);
+    let reload_task = pricing::spawn_reloader(reloader, stop_serving.clone());
+
     readiness.set(true);
     tracing::info!(
         grpc = %grpc_settings.endpoint,
@@ -131,6 +134,7 @@ pub async fn run(
     stop_serving.cancel();
     let _ = metrics_task.await;
     let _ = admin_task.await;
+    let _ = reload_task.await;
     tracing::info!("burnrate stopped");
     Ok(())
 }

@@ -67,10 +67,23 @@ pub fn render(pipeline: &Pipeline, now: SystemTime) -> String {
         "Spans with more attributes than extract.max_attributes_per_span; the rest were not read.",
     );
     writer.sample(name, &[], stats.truncated_spans as f64);
+    write_pricing_reloads(&mut writer, pipeline);
     write_receiver(&mut writer, pipeline);
     write_processing(&mut writer, pipeline);
     write_exporters(&mut writer, pipeline);
     writer.finish()
+}
+
+fn write_pricing_reloads(writer: &mut TextWriter, pipeline: &Pipeline) {
+    let name = "burnrate_pricing_reloads_total";
+    writer.family(
+        name,
+        "counter",
+        "Reloads of the price table on SIGHUP or a changed price file, by result; a failure keeps the previous prices.",
+    );
+    let (succeeded, failed) = pipeline.ledger.prices().reload_counts();
+    writer.sample(name, &[("result", "success")], succeeded as f64);
+    writer.sample(name, &[("result", "failure")], failed as f64);
 }
 
 fn common_labels(key: &SeriesKey) -> [(&'static str, &str); 3] {

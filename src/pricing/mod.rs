@@ -10,6 +10,7 @@
 mod entry;
 mod normalize;
 mod price;
+mod reload;
 mod shared;
 mod sources;
 mod table;
@@ -17,6 +18,7 @@ mod table;
 pub use entry::{LongContext, PriceEntry, PricingError, prompt_tokens};
 pub use normalize::normalize_model;
 pub use price::{ModelPrice, PriceProblem};
+pub use reload::{PriceReloader, spawn_reloader};
 pub use shared::Prices;
 pub use sources::{PriceSourceError, load_table};
 pub use table::PriceTable;
