@@ -3,9 +3,12 @@
 //! id that the price table uses, and the host-to-list-provider mapping.
 //!
 //! Hosts that charge the model maker's list price are priced from the maker's
-//! entries: Azure OpenAI (global deployments) from OpenAI's, Claude on
-//! Bedrock and Vertex AI from Anthropic's, and Gemini on Vertex AI from the
-//! Gemini Developer API's.
+//! entries: Azure OpenAI (global deployments) from OpenAI's, and Claude on
+//! Bedrock and Vertex AI from Anthropic's. Gemini on Vertex AI is priced
+//! from the Gemini Developer API's entries.
+//!
+//! NOTE: Vertex AI's own Gemini prices were not compared with the Developer
+//! API's, so a difference between them is not priced.
 
 use std::borrow::Cow;
 
