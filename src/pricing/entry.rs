@@ -245,7 +245,7 @@ macro_rules! price_texts {
     };
 }
 
-/// Validates the fields of one entry for error messages: its index and model.
+/// Validation of one entry, with the index and model that every error names.
 struct EntryCheck {
     index: usize,
     model: String,
@@ -315,7 +315,7 @@ impl EntryCheck {
 
     /// Validates the tier price sets of one band. Input and output are
     /// required. An omitted cache price is the band's standard price, because
-    /// providers list tier discounts for input and output only, and omitted
+    /// most tier discounts are stated for input and output only. Omitted
     /// reasoning is the tier's output price.
     fn tiers(
         &self,
