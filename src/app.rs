@@ -16,7 +16,7 @@ use crate::ledger::Ledger;
 use crate::log_throttle::LogThrottle;
 use crate::metrics::otlp::OtlpMetricsBuilder;
 use crate::pipeline::{Message, Pipeline, SpanTransform};
-use crate::pricing::{self, PriceReloader, PriceSourceError, Prices};
+use crate::pricing::{self, PriceReloader, PriceSourceError};
 use crate::receiver;
 use crate::receiver::grpc::{GrpcServer, LogsService, MetricsService, TraceService};
 use crate::receiver::http::HttpLimits;
@@ -53,8 +53,8 @@ pub async fn run(
 ) -> Result<(), StartError> {
     let export_shutdown = Shutdown::default();
     let (queues, export_tasks) = start_exporters(&exporters, &export_shutdown)?;
-    let prices = Prices::new(pricing::load_table(&config.pricing)?);
-    let ledger = Arc::new(Ledger::new(prices.clone()));
+    let (reloader, prices) = PriceReloader::load(config.pricing.clone())?;
+    let ledger = Arc::new(Ledger::new(prices));
     let max_attributes = config.extract.max_attributes_per_span;
     let transform = SpanTransform::new(&config.processing);
     let pipeline = Pipeline::new(ledger, queues.clone(), max_attributes).with_transform(transform);
@@ -96,7 +96,6 @@ pub async fn run(
         )
     });
 
-    let reloader = PriceReloader::new(config.pricing.clone(), prices);
     let reload_task = pricing::spawn_reloader(reloader, stop_serving.clone());
 
     readiness.set(true);

@@ -1,7 +1,7 @@
 //! Reloading the price table without a restart: on SIGHUP, and when the
 //! modification time of a listed price file changes.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use tokio::task::JoinHandle;
@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config;
 
 use super::shared::Prices;
-use super::sources::load_table;
+use super::sources::{PriceSourceError, load_table};
 
 /// Rebuilds the price table from the `pricing` section and puts it in use.
 #[derive(Debug)]
@@ -24,11 +24,7 @@ pub struct PriceReloader {
 
 impl PriceReloader {
     pub fn new(settings: config::Pricing, prices: Prices) -> PriceReloader {
-        let modified = settings
-            .files
-            .iter()
-            .map(|path| modified_at(path))
-            .collect();
+        let modified = modification_times(&settings.files);
         PriceReloader {
             settings,
             prices,
@@ -36,16 +32,25 @@ impl PriceReloader {
         }
     }
 
+    /// Builds the first price table and a reloader for it. The files'
+    /// modification times are taken before they are read, so a change
+    /// during the load is reloaded at the next check.
+    pub fn load(settings: config::Pricing) -> Result<(PriceReloader, Prices), PriceSourceError> {
+        let modified = modification_times(&settings.files);
+        let prices = Prices::new(load_table(&settings)?);
+        let reloader = PriceReloader {
+            settings,
+            prices: prices.clone(),
+            modified,
+        };
+        Ok((reloader, prices))
+    }
+
     /// Re-reads the price files and replaces the table. On an error the
     /// table in use stays and one error is logged with the file, the entry
     /// path and the reason. Returns whether the new table is in use.
     pub fn reload(&mut self, trigger: &str) -> bool {
-        self.modified = self
-            .settings
-            .files
-            .iter()
-            .map(|path| modified_at(path))
-            .collect();
+        self.modified = modification_times(&self.settings.files);
         match load_table(&self.settings) {
             Ok(table) => {
                 let entries = table.entries().len();
@@ -72,16 +77,15 @@ impl PriceReloader {
     /// Returns whether the modification time of any price file differs
     /// from the last check, and records the new times.
     pub fn files_changed(&mut self) -> bool {
-        let current: Vec<Option<SystemTime>> = self
-            .settings
-            .files
-            .iter()
-            .map(|path| modified_at(path))
-            .collect();
+        let current = modification_times(&self.settings.files);
         let changed = current != self.modified;
         self.modified = current;
         changed
     }
+}
+
+fn modification_times(files: &[PathBuf]) -> Vec<Option<SystemTime>> {
+    files.iter().map(|path| modified_at(path)).collect()
 }
 
 fn modified_at(path: &Path) -> Option<SystemTime> {
@@ -178,8 +182,7 @@ mod tests {
             files: vec![path.to_owned()],
             ..config::Pricing::default()
         };
-        let prices = Prices::new(load_table(&settings).unwrap());
-        (PriceReloader::new(settings, prices.clone()), prices)
+        PriceReloader::load(settings).unwrap()
     }
 
     #[test]
