@@ -17,7 +17,7 @@ use crate::ledger::{Ledger, LedgerConfig};
 use crate::log_throttle::LogThrottle;
 use crate::metrics::otlp::OtlpMetricsBuilder;
 use crate::pipeline::{Message, Pipeline, SpanTransform};
-use crate::pricing::Prices;
+use crate::pricing::{self, PriceReloader, PriceSourceError};
 use crate::receiver;
 use crate::receiver::grpc::{GrpcServer, LogsService, MetricsService, TraceService};
 use crate::receiver::http::HttpLimits;
@@ -38,6 +38,11 @@ pub enum StartError {
     Export(#[from] export::ExportError),
     #[error(transparent)]
     Config(#[from] config::ConfigError),
+    #[error("invalid `{path}`: {source}", path = .source.config_path())]
+    Pricing {
+        #[from]
+        source: PriceSourceError,
+    },
 }
 
 /// Runs burnrate until `stop` completes (SIGTERM or SIGINT in the binary),
@@ -49,11 +54,12 @@ pub async fn run(
 ) -> Result<(), StartError> {
     let export_shutdown = Shutdown::default();
     let (queues, export_tasks) = start_exporters(&exporters, &export_shutdown)?;
+    let (reloader, prices) = PriceReloader::load(config.pricing.clone())?;
     // `validate` has checked the same settings, so this fails only for a
     // configuration built without it.
     let ledger_config =
         LedgerConfig::from_settings(&config.ledger).map_err(config::ConfigError::new)?;
-    let ledger = Ledger::with_config(Prices::embedded(), ledger_config, SystemTime::now());
+    let ledger = Ledger::with_config(prices, ledger_config, SystemTime::now());
     let ledger = Arc::new(ledger);
     let max_attributes = config.extract.max_attributes_per_span;
     let transform = SpanTransform::new(&config.processing);
@@ -110,6 +116,8 @@ pub async fn run(
         )
     });
 
+    let reload_task = pricing::spawn_reloader(reloader, stop_serving.clone());
+
     readiness.set(true);
     tracing::info!(
         grpc = %grpc_settings.endpoint,
@@ -145,6 +153,7 @@ pub async fn run(
     stop_serving.cancel();
     let _ = metrics_task.await;
     let _ = admin_task.await;
+    let _ = reload_task.await;
     tracing::info!("burnrate stopped");
     Ok(())
 }

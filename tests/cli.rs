@@ -132,10 +132,20 @@ fn default_config_starts_and_stops_on_sigterm() {
         }
     }
 
+    let (status, stderr) = terminate(&mut child);
+
+    assert!(ready, "burnrate did not become ready:\n{stderr}");
+    assert_eq!(status.and_then(|status| status.code()), Some(0), "{stderr}");
+    assert!(stderr.contains("burnrate stopped"), "{stderr}");
+}
+
+/// Sends SIGTERM to `child`, waits up to 20 s for it to exit, and returns
+/// its exit status (`None` when it had to be killed) and its stderr.
+fn terminate(child: &mut std::process::Child) -> (Option<std::process::ExitStatus>, String) {
     let pid = child.id().to_string();
     let kill = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
     assert!(kill.success());
-    let status = wait_with_timeout(&mut child, Duration::from_secs(20));
+    let status = wait_with_timeout(child, Duration::from_secs(20));
     let mut stderr = String::new();
     child
         .stderr
@@ -143,10 +153,7 @@ fn default_config_starts_and_stops_on_sigterm() {
         .unwrap()
         .read_to_string(&mut stderr)
         .unwrap();
-
-    assert!(ready, "burnrate did not become ready:\n{stderr}");
-    assert_eq!(status.and_then(|status| status.code()), Some(0), "{stderr}");
-    assert!(stderr.contains("burnrate stopped"), "{stderr}");
+    (status, stderr)
 }
 
 fn wait_with_timeout(
@@ -274,4 +281,138 @@ fn status_page_shows_exporter_health_without_secrets() {
     assert!(exporter["retries"].as_u64().unwrap() >= 1, "{status}");
     assert_eq!(page["receivers"]["http"]["spans"]["accepted"], 1);
     assert!(!status.contains("s3cret-value"), "{status}");
+}
+
+fn write_price_file(path: &std::path::Path, input_usd_per_million: &str) {
+    let text = format!(
+        "models:\n  - {{ provider: openai, model: reload-test-1, input: {input_usd_per_million}, output: 0, \
+         source: 'https://example.com/pricing', effective: 2025-01-01 }}\n"
+    );
+    std::fs::write(path, text).unwrap();
+}
+
+/// Builds an OTLP/JSON request with one LLM span of 1,000,000 input tokens,
+/// so that its cost in USD equals the input price per million tokens.
+fn llm_span_json(number: u8) -> String {
+    format!(
+        r#"{{"resourceSpans":[{{"resource":{{"attributes":[{{"key":"service.name","value":{{"stringValue":"reload-test"}}}}]}},"scopeSpans":[{{"spans":[{{"traceId":"0102030405060708090a0b0c0d0e0f{number:02x}","spanId":"01020304050607{number:02x}","name":"chat reload-test-1","kind":3,"startTimeUnixNano":"1718000000000000000","endTimeUnixNano":"1718000001000000000","attributes":[{{"key":"gen_ai.operation.name","value":{{"stringValue":"chat"}}}},{{"key":"gen_ai.provider.name","value":{{"stringValue":"openai"}}}},{{"key":"gen_ai.request.model","value":{{"stringValue":"reload-test-1"}}}},{{"key":"gen_ai.response.id","value":{{"stringValue":"reload-{number}"}}}},{{"key":"gen_ai.usage.input_tokens","value":{{"intValue":"1000000"}}}},{{"key":"gen_ai.usage.output_tokens","value":{{"intValue":"0"}}}}]}}]}}]}}]}}"#
+    )
+}
+
+/// Returns the value of the first sample of `metrics_text` whose line starts
+/// with `series`.
+fn sample_value(metrics_text: &str, series: &str) -> Option<f64> {
+    metrics_text
+        .lines()
+        .find(|line| line.starts_with(series))
+        .and_then(|line| line.rsplit(' ').next())
+        .and_then(|value| value.parse().ok())
+}
+
+/// Polls `/metrics` until the sample `series` has `expected`, and returns
+/// the last value seen.
+fn wait_for_sample(metrics_address: &str, series: &str, expected: f64) -> Option<f64> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let text = http_request(metrics_address, "GET", "/metrics", "text/plain", "")
+            .map(|(_, body)| body)
+            .unwrap_or_default();
+        let value = sample_value(&text, series);
+        if value == Some(expected) || Instant::now() >= deadline {
+            return value;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn send_hangup(child: &std::process::Child) {
+    let pid = child.id().to_string();
+    let status = Command::new("kill").args(["-HUP", &pid]).status().unwrap();
+    assert!(status.success());
+}
+
+/// SIGHUP re-reads the price file: a bad file keeps the old prices and
+/// counts a failure, a good one prices later calls, and the cost already
+/// counted stays.
+#[test]
+fn sighup_reloads_price_file() {
+    let folder = tempfile::tempdir().unwrap();
+    let prices = folder.path().join("prices.yaml");
+    write_price_file(&prices, "2");
+    let (grpc, http, metrics, admin) = (free_port(), free_port(), free_port(), free_port());
+    let text = format!(
+        "receivers: {{ otlp: {{ grpc: {{ endpoint: 127.0.0.1:{grpc} }}, http: {{ endpoint: 127.0.0.1:{http} }} }} }}\n\
+         metrics: {{ prometheus: {{ endpoint: 127.0.0.1:{metrics} }} }}\n\
+         admin: {{ endpoint: 127.0.0.1:{admin} }}\n\
+         pricing: {{ files: [{prices:?}], reload_interval: 1h }}\n"
+    );
+    let file = write_config(&text);
+    let mut child = Command::new(BINARY)
+        .args(["run", "--config"])
+        .arg(file.path())
+        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let admin_address = format!("127.0.0.1:{admin}");
+    let http_address = format!("127.0.0.1:{http}");
+    let metrics_address = format!("127.0.0.1:{metrics}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while http_get_status(&admin_address, "/readyz") != Some(200) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let send = |number: u8| {
+        let body = llm_span_json(number);
+        http_request(
+            &http_address,
+            "POST",
+            "/v1/traces",
+            "application/json",
+            &body,
+        )
+        .map(|(status, _)| status)
+    };
+    let cost_series = "burnrate_llm_cost_usd_total{gen_ai_provider_name=\"openai\",gen_ai_request_model=\"reload-test-1\"";
+    let success_series = "burnrate_pricing_reloads_total{result=\"success\"}";
+    let failure_series = "burnrate_pricing_reloads_total{result=\"failure\"}";
+
+    // First call at the price of the file at start: 2 USD.
+    let first = send(1);
+    let cost_at_start = wait_for_sample(&metrics_address, cost_series, 2.0);
+
+    // A bad file keeps the old price.
+    std::fs::write(
+        &prices,
+        "models:\n  - { provider: openai, model: reload-test-1, input: two }\n",
+    )
+    .unwrap();
+    send_hangup(&child);
+    let failures = wait_for_sample(&metrics_address, failure_series, 1.0);
+    let second = send(2);
+    let cost_after_failure = wait_for_sample(&metrics_address, cost_series, 4.0);
+
+    // A good file prices later calls at 5 USD.
+    write_price_file(&prices, "5");
+    send_hangup(&child);
+    let successes = wait_for_sample(&metrics_address, success_series, 1.0);
+    let third = send(3);
+    let cost_after_reload = wait_for_sample(&metrics_address, cost_series, 9.0);
+
+    let (status, stderr) = terminate(&mut child);
+
+    assert_eq!(first, Some(200), "{stderr}");
+    assert_eq!(second, Some(200), "{stderr}");
+    assert_eq!(third, Some(200), "{stderr}");
+    assert_eq!(cost_at_start, Some(2.0), "{stderr}");
+    assert_eq!(failures, Some(1.0), "{stderr}");
+    assert_eq!(cost_after_failure, Some(4.0), "{stderr}");
+    assert_eq!(successes, Some(1.0), "{stderr}");
+    assert_eq!(cost_after_reload, Some(9.0), "{stderr}");
+    assert!(stderr.contains("price table reload failed"), "{stderr}");
+    assert!(stderr.contains(&prices.display().to_string()), "{stderr}");
+    assert!(stderr.contains("`models[0].input`"), "{stderr}");
+    assert!(stderr.contains("price table reloaded"), "{stderr}");
+    assert_eq!(status.and_then(|status| status.code()), Some(0), "{stderr}");
 }

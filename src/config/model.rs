@@ -24,6 +24,7 @@ pub struct Config {
     pub extract: Extract,
     pub ledger: LedgerSettings,
     pub processing: Processing,
+    pub pricing: Pricing,
     pub service: Service,
 }
 
@@ -693,6 +694,36 @@ impl Default for SpanCost {
         SpanCost {
             enabled: false,
             attribute: "gen_ai.usage.cost.amount".to_owned(),
+        }
+    }
+}
+
+/// Prices added to or replacing the embedded price table, which burnrate
+/// reloads on SIGHUP and when a listed file changes.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Pricing {
+    /// Price tables in the format of `pricing/prices.yaml`. An entry replaces
+    /// the embedded entry, or one of an earlier file, for the same provider
+    /// and model.
+    pub files: Vec<PathBuf>,
+    /// Entries in the same format, applied after `files`.
+    pub models: Vec<serde_yaml::Value>,
+    /// Azure OpenAI deployment names mapped to the model id each deployment
+    /// serves, for spans that report the deployment name as the model.
+    pub azure_deployments: BTreeMap<String, String>,
+    /// Time between two checks of the files' modification times.
+    #[serde(with = "humantime_serde")]
+    pub reload_interval: Duration,
+}
+
+impl Default for Pricing {
+    fn default() -> Self {
+        Pricing {
+            files: Vec::new(),
+            models: Vec::new(),
+            azure_deployments: BTreeMap::new(),
+            reload_interval: Duration::from_secs(5),
         }
     }
 }

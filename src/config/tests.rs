@@ -407,3 +407,123 @@ fn input_token_rule_problems_name_field_path() {
         assert_eq!(problem_paths(&error), [*path], "{text}: {error}");
     }
 }
+
+fn price_file(text: &str) -> tempfile::NamedTempFile {
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    std::io::Write::write_all(&mut file, text.as_bytes()).unwrap();
+    file
+}
+
+const GPT_4O_AT_7: &str = "models:
+  - { provider: openai, model: gpt-4o, input: 7, output: 14, source: 'https://example.com/pricing', effective: 2025-01-01 }
+";
+
+#[test]
+fn pricing_section_decodes() {
+    let file = price_file(GPT_4O_AT_7);
+    let text = format!(
+        "pricing:
+  files: [{:?}]
+  models:
+    - {{ provider: groq, model: inline-1, input: 0.5, output: 1, source: 'https://example.com', effective: 2025-01-01 }}
+  azure_deployments: {{ prod-chat: gpt-4o-mini }}
+  reload_interval: 30s
+",
+        file.path()
+    );
+    let config = parse_env(&text, &[]).unwrap();
+    let pricing = &config.pricing;
+    assert_eq!(pricing.files, [file.path()]);
+    assert_eq!(pricing.models.len(), 1);
+    assert_eq!(pricing.azure_deployments["prod-chat"], "gpt-4o-mini");
+    assert_eq!(pricing.reload_interval, Duration::from_secs(30));
+}
+
+#[test]
+fn pricing_defaults() {
+    let pricing = parse_env("", &[]).unwrap().pricing;
+    assert!(pricing.files.is_empty());
+    assert!(pricing.models.is_empty());
+    assert!(pricing.azure_deployments.is_empty());
+    assert_eq!(pricing.reload_interval, Duration::from_secs(5));
+}
+
+#[test]
+fn config_entry_overrides_embedded_entry() {
+    let file = price_file(GPT_4O_AT_7);
+    let text = format!(
+        "pricing:
+  files: [{:?}]
+  models:
+    - {{ provider: openai, model: gpt-4o, input: 8, output: 16, source: 'https://example.com', effective: 2025-01-01 }}
+",
+        file.path()
+    );
+    let config = parse_env(&text, &[]).unwrap();
+    let table = crate::pricing::load_table(&config.pricing).unwrap();
+    let price = table.lookup("openai", "gpt-4o-2024-08-06").unwrap();
+    assert_eq!(price.input_pico_usd, 8_000_000);
+}
+
+#[test]
+fn pricing_problems_name_path_and_value() {
+    let duplicate = price_file(&format!(
+        "{GPT_4O_AT_7}{}",
+        GPT_4O_AT_7.replace("models:\n", "")
+    ));
+    let bad_price = price_file(&GPT_4O_AT_7.replace("input: 7", "input: seven"));
+    let cases = [
+        (
+            format!("pricing: {{ files: [{:?}] }}", bad_price.path()),
+            "pricing.files[0]",
+            vec![
+                format!("{:?}", bad_price.path()),
+                "`models[0].input`".to_owned(),
+                "\"seven\" is not a decimal number".to_owned(),
+            ],
+        ),
+        (
+            format!("pricing: {{ files: [{:?}] }}", duplicate.path()),
+            "pricing.files[0]",
+            vec!["duplicate price table entry for model `gpt-4o`".to_owned()],
+        ),
+        (
+            "pricing: { files: [/nonexistent/prices.yaml] }".to_owned(),
+            "pricing.files[0]",
+            vec!["failed to read price file \"/nonexistent/prices.yaml\"".to_owned()],
+        ),
+        (
+            "pricing: { models: [{ provider: groq, model: m, input: 1, output: -2, source: 'https://example.com', effective: 2025-01-01 }] }".to_owned(),
+            "pricing.models[0].output",
+            vec!["\"-2\" is negative".to_owned(), "fix it, or remove it from `pricing`".to_owned()],
+        ),
+        (
+            "pricing: { models: [{ provider: groq, model: m, input: 1, output: 2, effective: 2025-01-01 }] }".to_owned(),
+            "pricing.models[0].source",
+            vec!["missing `models[0].source` for model `m`".to_owned()],
+        ),
+        (
+            "pricing: { reload_interval: 0s }".to_owned(),
+            "pricing.reload_interval",
+            vec!["must be greater than 0s".to_owned()],
+        ),
+        (
+            "pricing: { azure_deployments: { prod-chat: '' } }".to_owned(),
+            "pricing.azure_deployments.prod-chat",
+            vec!["missing model id for deployment \"prod-chat\"".to_owned()],
+        ),
+        (
+            "pricing: { file: [] }".to_owned(),
+            "pricing.file",
+            vec!["unknown key".to_owned()],
+        ),
+    ];
+    for (text, expected_path, expected_messages) in cases {
+        let error = parse_env(&text, &[]).unwrap_err();
+        assert_eq!(problem_paths(&error), [expected_path], "{text}");
+        let message = error.to_string();
+        for expected in expected_messages {
+            assert!(message.contains(&expected), "{expected:?} not in {message}");
+        }
+    }
+}

@@ -107,6 +107,7 @@ pub fn validate(config: &Config, problems: &mut Vec<Problem>) {
     if let Err(ledger_problems) = crate::ledger::LedgerConfig::from_settings(&config.ledger) {
         problems.extend(ledger_problems);
     }
+    check_pricing(&config.pricing, problems);
 
     if let Err(error) = tracing_subscriber::EnvFilter::try_new(&config.service.log_level) {
         let message = format!("invalid filter {:?}: {error}", config.service.log_level);
@@ -139,6 +140,30 @@ fn check_input_token_rules(rules: &[InputTokensIncludeCache], problems: &mut Vec
             );
             problems.push(Problem::new(&path, message));
         }
+    }
+}
+
+/// Checks the `pricing` section and builds its price table, which reads every
+/// price file, so a bad file fails validation instead of the start.
+fn check_pricing(pricing: &super::model::Pricing, problems: &mut Vec<Problem>) {
+    check_positive("pricing.reload_interval", pricing.reload_interval, problems);
+    for (name, model) in &pricing.azure_deployments {
+        let path = format!("pricing.azure_deployments.{name}");
+        if name.trim().is_empty() {
+            problems.push(Problem::new(
+                "pricing.azure_deployments",
+                "contains an empty deployment name; write the deployment name as the key",
+            ));
+        } else if model.trim().is_empty() {
+            let message = format!(
+                "missing model id for deployment {name:?}; write the model it serves, such as gpt-4o"
+            );
+            problems.push(Problem::new(&path, message));
+        }
+    }
+    if let Err(error) = crate::pricing::load_table(pricing) {
+        let message = format!("{error}; fix it, or remove it from `pricing`");
+        problems.push(Problem::new(&error.config_path(), message));
     }
 }
 

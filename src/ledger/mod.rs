@@ -348,6 +348,11 @@ impl Ledger {
         self.started
     }
 
+    /// Returns the handle on the price table that prices calls.
+    pub fn prices(&self) -> &Prices {
+        &self.prices
+    }
+
     /// Records what one export request contained.
     pub fn record(&self, extracted: Extracted, now: Now) {
         let nothing_to_record = extracted.llm_spans.is_empty()

@@ -78,9 +78,22 @@ pub fn write_all(writer: &mut dyn MetricSink, pipeline: &Pipeline, now: SystemTi
         "Spans with more attributes than extract.max_attributes_per_span; the rest were not read.",
     );
     writer.sample(name, &[], stats.truncated_spans as f64);
+    write_pricing_reloads(writer, pipeline);
     write_receiver(writer, pipeline);
     write_processing(writer, pipeline);
     write_exporters(writer, pipeline);
+}
+
+fn write_pricing_reloads(writer: &mut dyn MetricSink, pipeline: &Pipeline) {
+    let name = "burnrate_pricing_reloads_total";
+    writer.family(
+        name,
+        "counter",
+        "Reloads of the price table on SIGHUP or a changed price file, by result; a failure keeps the previous prices.",
+    );
+    let (succeeded, failed) = pipeline.ledger.prices().reload_counts();
+    writer.sample(name, &[("result", "success")], succeeded as f64);
+    writer.sample(name, &[("result", "failure")], failed as f64);
 }
 
 /// Writes one counter family with one sample per series and extra label value.

@@ -1,6 +1,14 @@
 //! Model-id normalization: the many spellings of one model (dated snapshots,
 //! router prefixes, Bedrock and Vertex ids, documented aliases) mapped to the
-//! id that the price table uses.
+//! id that the price table uses, and the host-to-list-provider mapping.
+//!
+//! Hosts that charge the model maker's list price are priced from the maker's
+//! entries: Azure OpenAI (global deployments) from OpenAI's, and Claude on
+//! Bedrock and Vertex AI from Anthropic's. Gemini on Vertex AI is priced
+//! from the Gemini Developer API's entries.
+//!
+//! NOTE: Vertex AI's own Gemini prices were not compared with the Developer
+//! API's, so a difference between them is not priced.
 
 use std::borrow::Cow;
 
@@ -23,6 +31,24 @@ const OPENAI_HOSTS: &[&str] = &["openai", "azure.ai.openai", "az.ai.openai", "az
 /// the same naming schemes.
 const CLAUDE_HOSTS: &[&str] = &["aws.bedrock", "bedrock", "gcp.vertex_ai", "vertex_ai"];
 
+/// Provider names of Google's Gemini APIs in the GenAI semantic conventions:
+/// `gcp.gemini` is the Gemini Developer API, `gcp.vertex_ai` Vertex AI and
+/// `gcp.gen_ai` a client that does not say which of the two it called.
+const GEMINI_PROVIDER: &str = "gcp.gemini";
+const GEMINI_HOSTS: &[&str] = &["gcp.vertex_ai", "vertex_ai", "gcp.gen_ai"];
+
+/// Prefixes of Mistral model families whose ids end in a `-YYMM` version,
+/// such as `mistral-large-2411`.
+const MISTRAL_FAMILIES: &[&str] = &[
+    "mistral-",
+    "codestral-",
+    "ministral-",
+    "magistral-",
+    "pixtral-",
+    "devstral-",
+    "open-mistral-",
+];
+
 /// Normalizes a model id to the form that the price table uses.
 ///
 /// The steps, in order:
@@ -31,7 +57,9 @@ const CLAUDE_HOSTS: &[&str] = &["aws.bedrock", "bedrock", "gcp.vertex_ai", "vert
 ///    `publishers/anthropic/models/...`, a Bedrock ARN).
 /// 3. Unwrap a Bedrock id (`us.anthropic.claude-sonnet-4-5-20250929-v1:0`).
 /// 4. Turn a Vertex `@YYYYMMDD` suffix into `-YYYYMMDD`.
-/// 5. Strip a trailing date, `-YYYYMMDD` or `-YYYY-MM-DD`.
+/// 5. Strip a trailing date (`-YYYYMMDD`, `-YYYY-MM-DD`), a Mistral version
+///    (`mistral-large-2411`), a Gemini stable version (`gemini-2.5-pro-001`)
+///    or `-latest`.
 /// 6. Map an Anthropic alias (`claude-sonnet-4-0`) to its model.
 pub fn normalize_model(model: &str) -> String {
     let snapshot = snapshot_id(model);
@@ -51,9 +79,10 @@ pub(super) fn snapshot_id(model: &str) -> String {
     vertex_date_to_dash(unwrapped).into_owned()
 }
 
-/// Strips the date suffix of a snapshot id and maps an Anthropic alias.
+/// Strips the date or version suffix of a snapshot id and maps an Anthropic
+/// alias.
 pub(super) fn base_id(snapshot: &str) -> &str {
-    let undated = strip_date_suffix(snapshot);
+    let undated = strip_version_suffix(strip_date_suffix(snapshot));
     ALIASES
         .iter()
         .find(|(alias, _)| *alias == undated)
@@ -62,19 +91,37 @@ pub(super) fn base_id(snapshot: &str) -> &str {
 
 /// Returns the provider whose entries price `model` when it is called through
 /// `provider`: OpenAI for Azure OpenAI, Anthropic for a Claude model on
-/// Bedrock or Vertex AI, and `provider` itself otherwise.
+/// Bedrock or Vertex AI, `gcp.gemini` for a Gemini model on Vertex AI, and
+/// `provider` itself otherwise. Groq keeps its own entries even for ids
+/// that start with `openai/`.
 ///
-/// NOTE: this assumes that the host charges the provider's list price. A host
-/// or regional endpoint that adds a premium is priced too low.
+/// NOTE: this assumes that the host charges the list price, which holds for
+/// Azure OpenAI global deployments and Bedrock global inference profiles.
+/// Bedrock's geographic (`us.`, `eu.`) profiles and in-Region endpoints cost
+/// more for some Claude models. AWS documents the global profile of Claude
+/// Sonnet 4.5 as about 10% cheaper, with no exact figure per model. Azure
+/// regional and data-zone deployments can also cost more. Such calls are
+/// priced too low unless a price file adds entries under `aws.bedrock` or
+/// `azure.ai.openai`.
 pub(super) fn price_list_provider<'a>(provider: &'a str, base_model: &str) -> &'a str {
     let is_one_of = |names: &[&str]| names.iter().any(|name| provider.eq_ignore_ascii_case(name));
-    if is_one_of(OPENAI_HOSTS) {
+    if is_azure_openai_host(provider) {
         "openai"
     } else if is_one_of(CLAUDE_HOSTS) && base_model.starts_with("claude-") {
         "anthropic"
+    } else if is_one_of(GEMINI_HOSTS) && base_model.starts_with("gemini-") {
+        GEMINI_PROVIDER
     } else {
         provider
     }
+}
+
+/// Returns whether `provider` names Azure OpenAI (or OpenAI itself), whose
+/// model field may be a deployment name.
+pub(super) fn is_azure_openai_host(provider: &str) -> bool {
+    OPENAI_HOSTS
+        .iter()
+        .any(|name| provider.eq_ignore_ascii_case(name))
 }
 
 /// Unwraps a Bedrock model id or inference profile id: drops the region
@@ -129,6 +176,25 @@ fn strip_date_suffix(id: &str) -> &str {
         }
     }
     id
+}
+
+/// Strips `-latest`, the `-YYMM` version of a Mistral model and the `-NNN`
+/// stable version of a Gemini model. Other ids are returned unchanged.
+fn strip_version_suffix(id: &str) -> &str {
+    if let Some(model) = id.strip_suffix("-latest") {
+        return model;
+    }
+    let Some((model, version)) = id.rsplit_once('-') else {
+        return id;
+    };
+    let all_digits = version.bytes().all(|b| b.is_ascii_digit());
+    let is_mistral = MISTRAL_FAMILIES.iter().any(|family| id.starts_with(family));
+    let is_gemini = id.starts_with("gemini-");
+    if all_digits && ((is_mistral && version.len() == 4) || (is_gemini && version.len() == 3)) {
+        model
+    } else {
+        id
+    }
 }
 
 fn is_compact_date(text: &str) -> bool {
@@ -213,6 +279,48 @@ mod tests {
             ("claude-3-7-sonnet-latest", "claude-3-7-sonnet"),
             ("claude-3-5-haiku-latest", "claude-3-5-haiku"),
             ("claude-3-opus-latest", "claude-3-opus"),
+            // Gemini: API resource names, Vertex publisher paths, stable
+            // versions.
+            ("gemini-2.5-pro", "gemini-2.5-pro"),
+            ("models/gemini-2.5-pro", "gemini-2.5-pro"),
+            (
+                "projects/p/locations/us-central1/publishers/google/models/gemini-2.5-flash-lite",
+                "gemini-2.5-flash-lite",
+            ),
+            ("gemini-2.5-pro-001", "gemini-2.5-pro"),
+            ("gemini-2.5-flash-lite-latest", "gemini-2.5-flash-lite"),
+            // Mistral: `-latest` aliases and `-YYMM` versions.
+            ("mistral-large-latest", "mistral-large"),
+            ("mistral-large-2411", "mistral-large"),
+            ("mistral-medium-2505", "mistral-medium"),
+            ("codestral-2508", "codestral"),
+            ("open-mistral-nemo-2407", "open-mistral-nemo"),
+            ("mistral/mistral-small-latest", "mistral-small"),
+            // Groq: model ids with an organization prefix.
+            ("llama-3.3-70b-versatile", "llama-3.3-70b-versatile"),
+            ("openai/gpt-oss-120b", "gpt-oss-120b"),
+            (
+                "meta-llama/llama-4-scout-17b-16e-instruct",
+                "llama-4-scout-17b-16e-instruct",
+            ),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(normalize_model(input), expected, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn version_suffix_is_stripped_per_family() {
+        let cases = [
+            // Four digits are a version only for a Mistral family.
+            ("llama-3.1-8b-2024", "llama-3.1-8b-2024"),
+            ("gpt-4-0613", "gpt-4-0613"),
+            // Three digits are a version only for Gemini.
+            ("mistral-large-241", "mistral-large-241"),
+            ("gpt-oss-120", "gpt-oss-120"),
+            ("gemini-2.5-pro-01", "gemini-2.5-pro-01"),
+            ("gemini-2.5-pro-preview", "gemini-2.5-pro-preview"),
+            ("mistral-large-24x1", "mistral-large-24x1"),
         ];
         for (input, expected) in cases {
             assert_eq!(normalize_model(input), expected, "{input:?}");
@@ -256,6 +364,8 @@ mod tests {
                 "claude-sonnet-4-5-20250929",
             ),
             ("GPT-4o", "gpt-4o"),
+            ("mistral-large-2411", "mistral-large-2411"),
+            ("openai/gpt-oss-120b", "gpt-oss-120b"),
         ];
         for (input, expected) in cases {
             assert_eq!(snapshot_id(input), expected, "{input:?}");
@@ -274,6 +384,14 @@ mod tests {
             ("AWS.Bedrock", "claude-sonnet-4-5", "anthropic"),
             ("aws.bedrock", "llama3-70b-instruct", "aws.bedrock"),
             ("groq", "gpt-oss-120b", "groq"),
+            ("groq", "gpt-4o", "groq"),
+            ("azure", "gpt-4o", "openai"),
+            ("gcp.gemini", "gemini-2.5-pro", "gcp.gemini"),
+            ("gcp.vertex_ai", "gemini-2.5-pro", "gcp.gemini"),
+            ("gcp.gen_ai", "gemini-2.5-pro", "gcp.gemini"),
+            ("gcp.gen_ai", "claude-sonnet-4-5", "gcp.gen_ai"),
+            ("gcp.vertex_ai", "mistral-large-2411", "gcp.vertex_ai"),
+            ("mistral_ai", "mistral-large", "mistral_ai"),
         ];
         for (provider, model, expected) in cases {
             assert_eq!(

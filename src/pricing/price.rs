@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use crate::call::TokenCounts;
+use crate::call::{TokenCounts, Usage};
 
 /// Decimal places allowed in a price of USD per million tokens. Six places are
 /// one micro-USD per million tokens, the unit that prices are stored in.
@@ -26,32 +26,57 @@ pub struct ModelPrice {
     /// Cache writes. For Anthropic this is the 5-minute cache write price, and
     /// for a provider without a separate price it is the input price.
     pub cache_creation_pico_usd: u64,
+    /// Anthropic's 1-hour cache writes, the part of `cache_creation` in
+    /// [`Usage::cache_creation_1h`].
+    pub cache_creation_1h_pico_usd: u64,
     pub reasoning_pico_usd: u64,
 }
 
 impl ModelPrice {
-    /// Computes the exact cost of `tokens` in pico-USD.
+    /// Computes the exact cost of `usage` in pico-USD at these prices. The
+    /// service tier of `usage` is not read: the caller chose this price set
+    /// for it.
+    ///
+    /// `usage.cache_creation_1h` tokens of `cache_creation` are billed at the
+    /// 1-hour price and the rest at the 5-minute price. A 1-hour count above
+    /// `cache_creation` is capped at it, so no token is billed twice.
     ///
     /// A price table rejects prices above 1,000,000 USD per million tokens, so
     /// the sum of its prices times `u64` counts cannot overflow. A hand-built
     /// price above that limit saturates at `u128::MAX` instead of panicking.
-    pub fn cost_picos(&self, tokens: &TokenCounts) -> u128 {
+    pub fn cost_picos(&self, usage: &Usage) -> u128 {
+        let tokens: &TokenCounts = &usage.tokens;
+        let cache_creation_1h = usage.cache_creation_1h.min(tokens.cache_creation);
+        let cache_creation_5m = tokens.cache_creation - cache_creation_1h;
         let term = |count: u64, price: u64| u128::from(count).saturating_mul(u128::from(price));
         term(tokens.input, self.input_pico_usd)
             .saturating_add(term(tokens.output, self.output_pico_usd))
             .saturating_add(term(tokens.cache_read, self.cache_read_pico_usd))
-            .saturating_add(term(tokens.cache_creation, self.cache_creation_pico_usd))
+            .saturating_add(term(cache_creation_5m, self.cache_creation_pico_usd))
+            .saturating_add(term(cache_creation_1h, self.cache_creation_1h_pico_usd))
             .saturating_add(term(tokens.reasoning, self.reasoning_pico_usd))
     }
 
-    /// Computes the cost of `tokens` in nano-USD, rounded half up.
+    /// Returns the prices of every token type, for checks that apply to all.
+    pub fn all_pico_usd(&self) -> [u64; 6] {
+        [
+            self.input_pico_usd,
+            self.output_pico_usd,
+            self.cache_read_pico_usd,
+            self.cache_creation_pico_usd,
+            self.cache_creation_1h_pico_usd,
+            self.reasoning_pico_usd,
+        ]
+    }
+
+    /// Computes the cost of `usage` in nano-USD, rounded half up.
     ///
     /// The result is exact when every price is a whole number of nano-USD per
     /// token, which means at most 3 decimal places of USD per million tokens.
     /// Every entry of the embedded table meets that, and a test checks it.
     /// For a table with finer prices, sum [`ModelPrice::cost_picos`] instead.
-    pub fn cost_nanos(&self, tokens: &TokenCounts) -> u128 {
-        self.cost_picos(tokens).saturating_add(PICOS_PER_NANO / 2) / PICOS_PER_NANO
+    pub fn cost_nanos(&self, usage: &Usage) -> u128 {
+        self.cost_picos(usage).saturating_add(PICOS_PER_NANO / 2) / PICOS_PER_NANO
     }
 }
 
@@ -126,14 +151,43 @@ pub(crate) fn parse_price_micro_usd(text: &str) -> Result<u64, PriceProblem> {
 mod tests {
     use super::*;
 
-    /// claude-sonnet-4-5: 3 / 15 / 0.30 / 3.75 USD per million tokens, with
+    /// claude-sonnet-4-5: 3 / 15 / 0.30 / 3.75 / 6 USD per million tokens
+    /// (input, output, cache read, 5-minute and 1-hour cache write), with
     /// reasoning at the output price.
     const SONNET_4_5: ModelPrice = ModelPrice {
         input_pico_usd: 3_000_000,
         output_pico_usd: 15_000_000,
         cache_read_pico_usd: 300_000,
         cache_creation_pico_usd: 3_750_000,
+        cache_creation_1h_pico_usd: 6_000_000,
         reasoning_pico_usd: 15_000_000,
+    };
+
+    fn usage(tokens: TokenCounts, cache_creation_1h: u64) -> Usage {
+        Usage {
+            tokens,
+            cache_creation_1h,
+            ..Usage::default()
+        }
+    }
+
+    fn uniform_price(pico_usd: u64) -> ModelPrice {
+        ModelPrice {
+            input_pico_usd: pico_usd,
+            output_pico_usd: pico_usd,
+            cache_read_pico_usd: pico_usd,
+            cache_creation_pico_usd: pico_usd,
+            cache_creation_1h_pico_usd: pico_usd,
+            reasoning_pico_usd: pico_usd,
+        }
+    }
+
+    const MAX_TOKENS: TokenCounts = TokenCounts {
+        input: u64::MAX,
+        output: u64::MAX,
+        cache_read: u64::MAX,
+        cache_creation: u64::MAX,
+        reasoning: u64::MAX,
     };
 
     #[test]
@@ -188,54 +242,171 @@ mod tests {
     }
 
     #[test]
-    fn cost_of_each_token_type_alone() {
-        let cases: &[(&str, TokenCounts, u128)] = &[
+    fn cost_of_each_token_type_combination() {
+        let none = TokenCounts::default();
+        // (case, tokens, 1-hour cache writes, expected nano-USD)
+        let cases: &[(&str, TokenCounts, u64, u128)] = &[
+            ("none", none, 0, 0),
+            // 1200 * 3000
             (
                 "input",
                 TokenCounts {
                     input: 1_200,
-                    ..TokenCounts::default()
+                    ..none
                 },
+                0,
                 3_600_000,
             ),
+            // 350 * 15000
             (
                 "output",
                 TokenCounts {
                     output: 350,
-                    ..TokenCounts::default()
+                    ..none
                 },
+                0,
                 5_250_000,
             ),
+            // 30000 * 300
             (
                 "cache_read",
                 TokenCounts {
                     cache_read: 30_000,
-                    ..TokenCounts::default()
+                    ..none
                 },
+                0,
                 9_000_000,
             ),
+            // 2000 * 3750
             (
-                "cache_creation",
+                "cache_write_5m",
                 TokenCounts {
                     cache_creation: 2_000,
-                    ..TokenCounts::default()
+                    ..none
                 },
+                0,
                 7_500_000,
             ),
+            // 2000 * 6000
+            (
+                "cache_write_1h",
+                TokenCounts {
+                    cache_creation: 2_000,
+                    ..none
+                },
+                2_000,
+                12_000_000,
+            ),
+            // 1500 * 3750 + 500 * 6000
+            (
+                "cache_write_split",
+                TokenCounts {
+                    cache_creation: 2_000,
+                    ..none
+                },
+                500,
+                8_625_000,
+            ),
+            // A 1-hour count above the cache writes is capped at them.
+            (
+                "cache_write_1h_capped",
+                TokenCounts {
+                    cache_creation: 2_000,
+                    ..none
+                },
+                9_000,
+                12_000_000,
+            ),
+            ("cache_write_1h_without_writes", none, 500, 0),
+            // 100 * 15000
             (
                 "reasoning",
                 TokenCounts {
                     reasoning: 100,
-                    ..TokenCounts::default()
+                    ..none
                 },
+                0,
                 1_500_000,
             ),
-            ("none", TokenCounts::default(), 0),
+            // 3600000 + 5250000
+            (
+                "input_output",
+                TokenCounts {
+                    input: 1_200,
+                    output: 350,
+                    ..none
+                },
+                0,
+                8_850_000,
+            ),
+            // 3600000 + 9000000 + 7500000
+            (
+                "input_cache",
+                TokenCounts {
+                    input: 1_200,
+                    cache_read: 30_000,
+                    cache_creation: 2_000,
+                    ..none
+                },
+                0,
+                20_100_000,
+            ),
+            // 5250000 + 1500000
+            (
+                "output_reasoning",
+                TokenCounts {
+                    output: 350,
+                    reasoning: 100,
+                    ..none
+                },
+                0,
+                6_750_000,
+            ),
+            // 3600000 + 5250000 + 9000000 + 7500000
+            (
+                "all_but_reasoning",
+                TokenCounts {
+                    input: 1_200,
+                    output: 350,
+                    cache_read: 30_000,
+                    cache_creation: 2_000,
+                    reasoning: 0,
+                },
+                0,
+                25_350_000,
+            ),
+            // 25350000 + 1500000
+            (
+                "all",
+                TokenCounts {
+                    input: 1_200,
+                    output: 350,
+                    cache_read: 30_000,
+                    cache_creation: 2_000,
+                    reasoning: 100,
+                },
+                0,
+                26_850_000,
+            ),
+            // 26850000 - 1000 * 3750 + 1000 * 6000
+            (
+                "all_with_1h",
+                TokenCounts {
+                    input: 1_200,
+                    output: 350,
+                    cache_read: 30_000,
+                    cache_creation: 2_000,
+                    reasoning: 100,
+                },
+                1_000,
+                29_100_000,
+            ),
         ];
-        for (name, tokens, expected_nanos) in cases {
-            assert_eq!(SONNET_4_5.cost_nanos(tokens), *expected_nanos, "{name}");
+        for (name, tokens, cache_creation_1h, expected_nanos) in cases {
+            let usage = usage(*tokens, *cache_creation_1h);
+            assert_eq!(SONNET_4_5.cost_nanos(&usage), *expected_nanos, "{name}");
             assert_eq!(
-                SONNET_4_5.cost_picos(tokens),
+                SONNET_4_5.cost_picos(&usage),
                 *expected_nanos * 1_000,
                 "{name}"
             );
@@ -243,31 +414,26 @@ mod tests {
     }
 
     #[test]
-    fn cost_of_all_token_types_combined() {
-        let without_reasoning = TokenCounts {
-            input: 1_200,
-            output: 350,
-            cache_read: 30_000,
-            cache_creation: 2_000,
-            reasoning: 0,
+    fn cost_ignores_the_tier_of_usage() {
+        let tokens = TokenCounts {
+            input: 1_000,
+            ..TokenCounts::default()
         };
-        assert_eq!(SONNET_4_5.cost_nanos(&without_reasoning), 25_350_000);
-
-        let with_reasoning = TokenCounts {
-            reasoning: 100,
-            ..without_reasoning
-        };
-        assert_eq!(SONNET_4_5.cost_nanos(&with_reasoning), 26_850_000);
+        for tier in crate::call::ServiceTier::ALL {
+            let usage = Usage {
+                tokens,
+                cache_creation_1h: 0,
+                tier,
+            };
+            assert_eq!(SONNET_4_5.cost_picos(&usage), 3_000_000_000, "{tier:?}");
+        }
     }
 
     #[test]
     fn cost_nanos_rounds_half_up() {
         let one_pico = ModelPrice {
             input_pico_usd: 1,
-            output_pico_usd: 0,
-            cache_read_pico_usd: 0,
-            cache_creation_pico_usd: 0,
-            reasoning_pico_usd: 0,
+            ..uniform_price(0)
         };
         let cases: &[(u64, u128, u128)] = &[
             (1, 1, 0),
@@ -281,49 +447,26 @@ mod tests {
                 input: *input,
                 ..TokenCounts::default()
             };
-            assert_eq!(one_pico.cost_picos(&tokens), *expected_picos, "{input}");
-            assert_eq!(one_pico.cost_nanos(&tokens), *expected_nanos, "{input}");
+            let usage = usage(tokens, 0);
+            assert_eq!(one_pico.cost_picos(&usage), *expected_picos, "{input}");
+            assert_eq!(one_pico.cost_nanos(&usage), *expected_nanos, "{input}");
         }
     }
 
     #[test]
     fn cost_at_max_price_is_exact() {
         let max_price = MAX_PRICE_USD_PER_MILLION * MICROS_PER_USD;
-        let price = ModelPrice {
-            input_pico_usd: max_price,
-            output_pico_usd: max_price,
-            cache_read_pico_usd: max_price,
-            cache_creation_pico_usd: max_price,
-            reasoning_pico_usd: max_price,
-        };
-        let tokens = TokenCounts {
-            input: u64::MAX,
-            output: u64::MAX,
-            cache_read: u64::MAX,
-            cache_creation: u64::MAX,
-            reasoning: u64::MAX,
-        };
+        let price = uniform_price(max_price);
         let expected = 5 * u128::from(u64::MAX) * u128::from(max_price);
-        assert_eq!(price.cost_picos(&tokens), expected);
+        assert_eq!(price.cost_picos(&usage(MAX_TOKENS, 0)), expected);
+        assert_eq!(price.cost_picos(&usage(MAX_TOKENS, u64::MAX)), expected);
     }
 
     #[test]
     fn cost_saturates_instead_of_overflowing() {
-        let price = ModelPrice {
-            input_pico_usd: u64::MAX,
-            output_pico_usd: u64::MAX,
-            cache_read_pico_usd: u64::MAX,
-            cache_creation_pico_usd: u64::MAX,
-            reasoning_pico_usd: u64::MAX,
-        };
-        let tokens = TokenCounts {
-            input: u64::MAX,
-            output: u64::MAX,
-            cache_read: u64::MAX,
-            cache_creation: u64::MAX,
-            reasoning: u64::MAX,
-        };
-        assert_eq!(price.cost_picos(&tokens), u128::MAX);
-        assert_eq!(price.cost_nanos(&tokens), u128::MAX / 1_000);
+        let price = uniform_price(u64::MAX);
+        let usage = usage(MAX_TOKENS, 0);
+        assert_eq!(price.cost_picos(&usage), u128::MAX);
+        assert_eq!(price.cost_nanos(&usage), u128::MAX / 1_000);
     }
 }

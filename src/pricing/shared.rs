@@ -1,5 +1,6 @@
 //! The price table in use, shared by the ledger and the reloader.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use super::PriceTable;
@@ -10,12 +11,22 @@ use super::PriceTable;
 #[derive(Clone, Debug)]
 pub struct Prices {
     current: Arc<RwLock<Arc<PriceTable>>>,
+    reloads: Arc<ReloadCounts>,
+}
+
+/// Reloads of the price table by result, for
+/// `burnrate_pricing_reloads_total`.
+#[derive(Debug, Default)]
+struct ReloadCounts {
+    succeeded: AtomicU64,
+    failed: AtomicU64,
 }
 
 impl Prices {
     pub fn new(table: PriceTable) -> Prices {
         Prices {
             current: Arc::new(RwLock::new(Arc::new(table))),
+            reloads: Arc::default(),
         }
     }
 
@@ -41,5 +52,23 @@ impl Prices {
             Ok(mut current) => *current = table,
             Err(poisoned) => *poisoned.into_inner() = table,
         }
+    }
+
+    /// Counts one reload attempt.
+    pub fn count_reload(&self, succeeded: bool) {
+        let counter = if succeeded {
+            &self.reloads.succeeded
+        } else {
+            &self.reloads.failed
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Returns the reloads so far as (succeeded, failed).
+    pub fn reload_counts(&self) -> (u64, u64) {
+        (
+            self.reloads.succeeded.load(Ordering::Relaxed),
+            self.reloads.failed.load(Ordering::Relaxed),
+        )
     }
 }

@@ -1,17 +1,15 @@
-//! The price table: loading from YAML, validation and model lookup.
+//! The price table: loading from YAML, layering of overrides and model lookup.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::LazyLock;
-
-use chrono::NaiveDate;
-use serde::Deserialize;
 
 use crate::call::Usage;
 
-use super::normalize::{base_id, price_list_provider, snapshot_id};
-use super::price::{ModelPrice, PriceProblem, parse_price_micro_usd};
+use super::entry::{PriceEntry, PriceFile, PricingError, RawEntry, validate_entry};
+use super::normalize::{base_id, is_azure_openai_host, price_list_provider, snapshot_id};
+use super::price::ModelPrice;
 
-const EMBEDDED_YAML: &str = include_str!("../../pricing/prices.yaml");
+pub(super) const EMBEDDED_YAML: &str = include_str!("../../pricing/prices.yaml");
 
 static EMBEDDED: LazyLock<PriceTable> = LazyLock::new(|| {
     // The unit test `embedded_table_parses` parses the same text, so it fails
@@ -20,85 +18,14 @@ static EMBEDDED: LazyLock<PriceTable> = LazyLock::new(|| {
         .unwrap_or_else(|error| panic!("the embedded pricing/prices.yaml is invalid: {error}"))
 });
 
-/// An error in a price table file.
-#[derive(Debug, thiserror::Error)]
-pub enum PricingError {
-    #[error("invalid price table: {0}")]
-    Yaml(#[from] serde_yaml::Error),
-
-    #[error("missing `models[{index}].model`: every price table entry needs a model id")]
-    MissingModel { index: usize },
-
-    #[error("missing `models[{index}].{field}` for model `{model}`")]
-    MissingField {
-        index: usize,
-        model: String,
-        field: &'static str,
-    },
-
-    #[error(
-        "invalid `models[{index}].{field}` for model `{model}`: {value:?} {problem}; \
-         write USD per million tokens as a non-negative decimal with at most 6 decimal places"
-    )]
-    InvalidPrice {
-        index: usize,
-        model: String,
-        field: &'static str,
-        value: String,
-        problem: PriceProblem,
-    },
-
-    #[error(
-        "invalid `models[{index}].effective` for model `{model}`: {value:?} is not a date; \
-         write it as YYYY-MM-DD"
-    )]
-    InvalidEffective {
-        index: usize,
-        model: String,
-        value: String,
-    },
-
-    #[error(
-        "invalid `models[{index}].source` for model `{model}`: {value:?} is not an http(s) URL; \
-         link the provider's pricing page"
-    )]
-    InvalidSource {
-        index: usize,
-        model: String,
-        value: String,
-    },
-
-    #[error(
-        "duplicate price table entry for model `{model}` of provider `{provider}` at `models[{index}]`; \
-         keep one entry per provider and model"
-    )]
-    DuplicateModel {
-        index: usize,
-        provider: String,
-        model: String,
-    },
-}
-
-/// One model's entry in the price table.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PriceEntry {
-    /// Lowercased, as `anthropic` or `openai`.
-    pub provider: String,
-    /// Lowercased model id as written in the table.
-    pub model: String,
-    pub price: ModelPrice,
-    /// The provider's pricing page.
-    pub source: String,
-    /// A day from which the prices apply.
-    pub effective: NaiveDate,
-}
-
 /// Model prices by provider and model id.
 #[derive(Clone, Debug, Default)]
 pub struct PriceTable {
     entries: Vec<PriceEntry>,
     /// Provider, then model id, to an index into `entries`.
     index: HashMap<String, HashMap<String, usize>>,
+    /// Azure OpenAI deployment names, lowercased, to the model id each serves.
+    azure_deployments: HashMap<String, String>,
 }
 
 impl PriceTable {
@@ -109,23 +36,82 @@ impl PriceTable {
 
     /// Parses and validates a price table in the format of `pricing/prices.yaml`.
     ///
-    /// Returns the first problem found, naming the entry's path and model.
+    /// Returns the first problem found, naming the entry's path and model. Two
+    /// entries for one provider and model are an error.
     pub fn from_yaml(text: &str) -> Result<PriceTable, PricingError> {
         let file: PriceFile = serde_yaml::from_str(text)?;
+        PriceTable::from_raw_entries(file.models)
+    }
+
+    /// Parses and validates entries given as YAML values, such as the
+    /// `pricing.models` list of the configuration, with the rules of
+    /// [`PriceTable::from_yaml`].
+    ///
+    /// YAML has already read an unquoted price as a number here, so a price
+    /// is checked in its shortest decimal form: `1e3` is read as `1000`.
+    pub fn from_values(models: &[serde_yaml::Value]) -> Result<PriceTable, PricingError> {
+        let mut entries = Vec::with_capacity(models.len());
+        for (index, value) in models.iter().enumerate() {
+            let mut value = value.clone();
+            numbers_to_text(&mut value);
+            let raw: RawEntry = serde_path_to_error::deserialize(value).map_err(|error| {
+                let inner = error.path().to_string();
+                let path = if inner == "." {
+                    format!("[{index}]")
+                } else {
+                    format!("[{index}].{inner}")
+                };
+                PricingError::Entry {
+                    path,
+                    message: error.into_inner().to_string(),
+                }
+            })?;
+            entries.push(raw);
+        }
+        PriceTable::from_raw_entries(entries)
+    }
+
+    fn from_raw_entries(raw_entries: Vec<RawEntry>) -> Result<PriceTable, PricingError> {
         let mut table = PriceTable::default();
-        for (index, raw) in file.models.into_iter().enumerate() {
-            table.insert(index, validate_entry(index, raw)?)?;
+        for (index, raw) in raw_entries.into_iter().enumerate() {
+            let entry = validate_entry(index, raw)?;
+            if table.get(&entry.provider, &entry.model).is_some() {
+                return Err(PricingError::DuplicateModel {
+                    index,
+                    provider: entry.provider,
+                    model: entry.model,
+                });
+            }
+            table.upsert(entry);
         }
         Ok(table)
     }
 
-    /// Returns all entries in file order.
+    /// Adds every entry of `overrides`. An entry for a provider and model that
+    /// this table already has replaces it in place.
+    pub fn override_with(&mut self, overrides: PriceTable) {
+        for entry in overrides.entries {
+            self.upsert(entry);
+        }
+    }
+
+    /// Sets the Azure OpenAI deployment names that lookups under an Azure
+    /// OpenAI provider resolve to model ids. Names compare case-insensitively.
+    pub fn set_azure_deployments(&mut self, deployments: &BTreeMap<String, String>) {
+        self.azure_deployments = deployments
+            .iter()
+            .map(|(name, model)| (name.trim().to_lowercase(), model.trim().to_owned()))
+            .collect();
+    }
+
+    /// Returns all entries: the first table's in file order, then each added
+    /// one.
     pub fn entries(&self) -> &[PriceEntry] {
         &self.entries
     }
 
-    /// Returns the price of `model` called through `provider`, or `None` when
-    /// the table has no entry for it.
+    /// Returns the standard-tier price of `model` called through `provider`,
+    /// or `None` when the table has no entry for it.
     ///
     /// Exact id first, then the normalized id: see [`PriceTable::lookup_entry`].
     pub fn lookup(&self, provider: &str, model: &str) -> Option<&ModelPrice> {
@@ -136,11 +122,14 @@ impl PriceTable {
     ///
     /// Tries, in order:
     /// 1. `model` exactly as given, under `provider`.
-    /// 2. The id with its wrapping removed but its date kept, so that
+    /// 2. Under an Azure OpenAI provider, when `model` is a deployment name
+    ///    of `pricing.azure_deployments`: the model id it is mapped to,
+    ///    looked up by steps 1, 3 and 4.
+    /// 3. The id with its wrapping removed but its date kept, so that
     ///    `openai/gpt-4o-2024-05-13` finds an entry for `gpt-4o-2024-05-13`.
-    /// 3. The id from [`super::normalize_model`].
+    /// 4. The id from [`super::normalize_model`].
     ///
-    /// Steps 2 and 3 look under the provider that sets the price, so Azure
+    /// Steps 3 and 4 look under the provider that sets the price, so Azure
     /// OpenAI finds OpenAI's entries and a Claude model on Bedrock or Vertex AI
     /// finds Anthropic's. Providers compare case-insensitively.
     pub fn lookup_entry(&self, provider: &str, model: &str) -> Option<&PriceEntry> {
@@ -148,18 +137,32 @@ impl PriceTable {
             return Some(entry);
         }
 
+        if is_azure_openai_host(provider)
+            && let Some(served) = self.azure_deployments.get(&model.trim().to_lowercase())
+        {
+            return self.lookup_normalized(provider, served);
+        }
+        self.lookup_normalized(provider, model)
+    }
+
+    /// Returns the exact cost of a call in pico-USD, or `None` when the
+    /// table has no price for `model` called through `provider`. The price set
+    /// follows the call's service tier and prompt size, as
+    /// [`PriceEntry::price_for`] describes.
+    pub fn cost_picos(&self, provider: &str, model: &str, usage: &Usage) -> Option<u128> {
+        let entry = self.lookup_entry(provider, model)?;
+        Some(entry.price_for(usage).cost_picos(usage))
+    }
+
+    fn lookup_normalized(&self, provider: &str, model: &str) -> Option<&PriceEntry> {
+        if let Some(entry) = self.get(provider, model) {
+            return Some(entry);
+        }
         let snapshot = snapshot_id(model);
         let base = base_id(&snapshot);
         let price_provider = price_list_provider(provider, base);
         self.get(price_provider, &snapshot)
             .or_else(|| self.get(price_provider, base))
-    }
-
-    /// Returns the exact cost of a call in pico-USD, or `None` when the
-    /// table has no price for `model` called through `provider`.
-    pub fn cost_picos(&self, provider: &str, model: &str, usage: &Usage) -> Option<u128> {
-        let price = self.lookup(provider, model)?;
-        Some(price.cost_picos(&usage.tokens))
     }
 
     fn get(&self, provider: &str, model: &str) -> Option<&PriceEntry> {
@@ -168,612 +171,40 @@ impl PriceTable {
             .iter()
             .find(|(name, _)| name.eq_ignore_ascii_case(provider))
             .map(|(_, models)| models)?;
-        models.get(model).map(|&position| &self.entries[position])
+        models
+            .get(&model.trim().to_lowercase())
+            .map(|&position| &self.entries[position])
     }
 
-    fn insert(&mut self, index: usize, entry: PriceEntry) -> Result<(), PricingError> {
+    fn upsert(&mut self, entry: PriceEntry) {
         let models = self.index.entry(entry.provider.clone()).or_default();
-        if models.contains_key(&entry.model) {
-            return Err(PricingError::DuplicateModel {
-                index,
-                provider: entry.provider,
-                model: entry.model,
-            });
+        match models.get(&entry.model) {
+            Some(&position) => self.entries[position] = entry,
+            None => {
+                models.insert(entry.model.clone(), self.entries.len());
+                self.entries.push(entry);
+            }
         }
-        models.insert(entry.model.clone(), self.entries.len());
-        self.entries.push(entry);
-        Ok(())
     }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PriceFile {
-    models: Vec<RawEntry>,
-}
-
-/// One entry as written. Every field is read as text so that prices keep
-/// their exact decimal digits and a missing field can name its model.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawEntry {
-    provider: Option<String>,
-    model: Option<String>,
-    input: Option<String>,
-    output: Option<String>,
-    cache_read: Option<String>,
-    cache_write: Option<String>,
-    reasoning: Option<String>,
-    source: Option<String>,
-    effective: Option<String>,
-}
-
-fn validate_entry(index: usize, raw: RawEntry) -> Result<PriceEntry, PricingError> {
-    let model = match raw.model.as_deref().map(str::trim) {
-        Some(model) if !model.is_empty() => model.to_lowercase(),
-        _ => return Err(PricingError::MissingModel { index }),
-    };
-
-    let required = |field: &'static str, value: Option<String>| -> Result<String, PricingError> {
-        match value {
-            Some(text) if !text.trim().is_empty() => Ok(text.trim().to_owned()),
-            _ => Err(PricingError::MissingField {
-                index,
-                model: model.clone(),
-                field,
-            }),
+/// Turns every number in `value` except `threshold_tokens` into its decimal
+/// text, the form in which price fields are read.
+fn numbers_to_text(value: &mut serde_yaml::Value) {
+    use serde_yaml::Value;
+    match value {
+        Value::Number(number) => *value = Value::String(number.to_string()),
+        Value::Mapping(entries) => {
+            for (key, item) in entries.iter_mut() {
+                if key.as_str() != Some("threshold_tokens") {
+                    numbers_to_text(item);
+                }
+            }
         }
-    };
-    let price = |field: &'static str, text: &str| -> Result<u64, PricingError> {
-        parse_price_micro_usd(text).map_err(|problem| PricingError::InvalidPrice {
-            index,
-            model: model.clone(),
-            field,
-            value: text.to_owned(),
-            problem,
-        })
-    };
-    let optional_price = |field: &'static str, value: Option<String>| match value {
-        Some(text) => price(field, text.trim()).map(Some),
-        None => Ok(None),
-    };
-
-    let provider = required("provider", raw.provider)?.to_lowercase();
-    let input = price("input", &required("input", raw.input)?)?;
-    let output = price("output", &required("output", raw.output)?)?;
-    let cache_read = price("cache_read", &required("cache_read", raw.cache_read)?)?;
-    let cache_write = optional_price("cache_write", raw.cache_write)?;
-    let reasoning = optional_price("reasoning", raw.reasoning)?;
-
-    let source = required("source", raw.source)?;
-    if !(source.starts_with("https://") || source.starts_with("http://")) {
-        return Err(PricingError::InvalidSource {
-            index,
-            model,
-            value: source,
-        });
+        Value::Sequence(items) => items.iter_mut().for_each(numbers_to_text),
+        _ => {}
     }
-
-    let effective_text = required("effective", raw.effective)?;
-    let Ok(effective) = NaiveDate::parse_from_str(&effective_text, "%Y-%m-%d") else {
-        return Err(PricingError::InvalidEffective {
-            index,
-            model,
-            value: effective_text,
-        });
-    };
-
-    Ok(PriceEntry {
-        provider,
-        model,
-        price: ModelPrice {
-            input_pico_usd: input,
-            output_pico_usd: output,
-            cache_read_pico_usd: cache_read,
-            cache_creation_pico_usd: cache_write.unwrap_or(input),
-            reasoning_pico_usd: reasoning.unwrap_or(output),
-        },
-        source,
-        effective,
-    })
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    use crate::call::TokenCounts;
-
-    /// The models that the embedded table must cover.
-    const REQUIRED_MODELS: &[(&str, &str)] = &[
-        ("anthropic", "claude-opus-4-5"),
-        ("anthropic", "claude-opus-4-1"),
-        ("anthropic", "claude-opus-4"),
-        ("anthropic", "claude-sonnet-4-5"),
-        ("anthropic", "claude-sonnet-4"),
-        ("anthropic", "claude-3-7-sonnet"),
-        ("anthropic", "claude-haiku-4-5"),
-        ("anthropic", "claude-3-5-haiku"),
-        ("anthropic", "claude-3-haiku"),
-        ("anthropic", "claude-3-opus"),
-        ("openai", "gpt-5"),
-        ("openai", "gpt-5-mini"),
-        ("openai", "gpt-5-nano"),
-        ("openai", "gpt-5.1"),
-        ("openai", "gpt-4.1"),
-        ("openai", "gpt-4.1-mini"),
-        ("openai", "gpt-4.1-nano"),
-        ("openai", "gpt-4o"),
-        ("openai", "gpt-4o-mini"),
-        ("openai", "o1"),
-        ("openai", "o3"),
-        ("openai", "o3-mini"),
-        ("openai", "o4-mini"),
-    ];
-
-    fn embedded() -> &'static PriceTable {
-        PriceTable::embedded()
-    }
-
-    fn matched_model(provider: &str, model: &str) -> Option<&'static str> {
-        embedded()
-            .lookup_entry(provider, model)
-            .map(|entry| entry.model.as_str())
-    }
-
-    /// Builds a one-entry table in the file format, with `field: value`
-    /// replacing or adding one line of the entry. An empty value removes the
-    /// field.
-    fn entry_yaml(field: &str, value: &str) -> String {
-        let mut lines = vec![
-            ("provider", "anthropic"),
-            ("model", "claude-test-1"),
-            ("input", "3.00"),
-            ("output", "15.00"),
-            ("cache_read", "0.30"),
-            ("cache_write", "3.75"),
-            ("source", "https://example.com/pricing"),
-            ("effective", "2025-09-29"),
-        ];
-        match lines.iter_mut().find(|(name, _)| *name == field) {
-            Some(line) => line.1 = value,
-            None => lines.push((field, value)),
-        }
-        let mut text = String::from("models:\n");
-        let mut marker = "  - ";
-        for (name, value) in lines {
-            if value.is_empty() {
-                continue;
-            }
-            text.push_str(&format!("{marker}{name}: {value}\n"));
-            marker = "    ";
-        }
-        text
-    }
-
-    fn load_error(field: &str, value: &str) -> PricingError {
-        match PriceTable::from_yaml(&entry_yaml(field, value)) {
-            Ok(_) => panic!("`{field}: {value}` was accepted"),
-            Err(error) => error,
-        }
-    }
-
-    #[test]
-    fn embedded_table_parses() {
-        let table = PriceTable::from_yaml(EMBEDDED_YAML);
-        assert!(table.is_ok(), "{:?}", table.err());
-    }
-
-    #[test]
-    fn embedded_table_covers_required_models() {
-        for (provider, model) in REQUIRED_MODELS {
-            assert_eq!(
-                matched_model(provider, model),
-                Some(*model),
-                "{provider}/{model}"
-            );
-        }
-    }
-
-    #[test]
-    fn embedded_prices_are_whole_nanos() {
-        // `ModelPrice::cost_nanos` is exact only for such prices.
-        for entry in embedded().entries() {
-            let price = entry.price;
-            let prices = [
-                price.input_pico_usd,
-                price.output_pico_usd,
-                price.cache_read_pico_usd,
-                price.cache_creation_pico_usd,
-                price.reasoning_pico_usd,
-            ];
-            for pico_usd in prices {
-                assert_eq!(pico_usd % 1_000, 0, "{}", entry.model);
-            }
-        }
-    }
-
-    #[test]
-    fn embedded_entries_have_sources_and_dates() {
-        let anthropic_page = "https://platform.claude.com/docs/en/about-claude/pricing";
-        let openai_page = "https://developers.openai.com/api/docs/pricing";
-        for entry in embedded().entries() {
-            let expected_source = match entry.provider.as_str() {
-                "anthropic" => anthropic_page,
-                _ => openai_page,
-            };
-            assert_eq!(entry.source, expected_source, "{}", entry.model);
-            assert!(
-                entry.effective >= NaiveDate::from_ymd_opt(2024, 1, 1).unwrap(),
-                "{}",
-                entry.model
-            );
-        }
-    }
-
-    #[test]
-    fn required_prices_are_exact() {
-        let cases: &[(&str, &str, ModelPrice)] = &[
-            (
-                "anthropic",
-                "claude-sonnet-4-5",
-                ModelPrice {
-                    input_pico_usd: 3_000_000,
-                    output_pico_usd: 15_000_000,
-                    cache_read_pico_usd: 300_000,
-                    cache_creation_pico_usd: 3_750_000,
-                    reasoning_pico_usd: 15_000_000,
-                },
-            ),
-            (
-                "openai",
-                "o4-mini",
-                ModelPrice {
-                    input_pico_usd: 1_100_000,
-                    output_pico_usd: 4_400_000,
-                    cache_read_pico_usd: 275_000,
-                    cache_creation_pico_usd: 1_100_000,
-                    reasoning_pico_usd: 4_400_000,
-                },
-            ),
-            (
-                "openai",
-                "gpt-4o-mini",
-                ModelPrice {
-                    input_pico_usd: 150_000,
-                    output_pico_usd: 600_000,
-                    cache_read_pico_usd: 75_000,
-                    cache_creation_pico_usd: 150_000,
-                    reasoning_pico_usd: 600_000,
-                },
-            ),
-        ];
-        for (provider, model, expected) in cases {
-            assert_eq!(
-                embedded().lookup(provider, model),
-                Some(expected),
-                "{model}"
-            );
-        }
-    }
-
-    #[test]
-    fn cost_of_calls_on_required_models() {
-        let cases: &[(&str, &str, TokenCounts, u128)] = &[
-            (
-                "anthropic",
-                "claude-sonnet-4-5-20250929",
-                TokenCounts {
-                    input: 1_200,
-                    output: 350,
-                    cache_read: 30_000,
-                    cache_creation: 2_000,
-                    reasoning: 0,
-                },
-                25_350_000,
-            ),
-            // 1000 * 1100 + 500 * 4400 + 4000 * 275 + 100 * 1100 + 2000 * 4400
-            (
-                "openai",
-                "o4-mini-2025-04-16",
-                TokenCounts {
-                    input: 1_000,
-                    output: 500,
-                    cache_read: 4_000,
-                    cache_creation: 100,
-                    reasoning: 2_000,
-                },
-                13_310_000,
-            ),
-            // 10000 * 150 + 3000 * 600 + 20000 * 75
-            (
-                "openai",
-                "gpt-4o-mini-2024-07-18",
-                TokenCounts {
-                    input: 10_000,
-                    output: 3_000,
-                    cache_read: 20_000,
-                    cache_creation: 0,
-                    reasoning: 0,
-                },
-                4_800_000,
-            ),
-            (
-                "openai",
-                "gpt-4o-mini",
-                TokenCounts {
-                    input: 1,
-                    ..TokenCounts::default()
-                },
-                150,
-            ),
-        ];
-        for (provider, model, tokens, expected_nanos) in cases {
-            let price = embedded().lookup(provider, model);
-            assert!(price.is_some(), "{model} not found");
-            let cost = price.map(|price| price.cost_nanos(tokens));
-            assert_eq!(cost, Some(*expected_nanos), "{model}");
-        }
-    }
-
-    #[test]
-    fn lookup_normalizes_model_and_provider() {
-        let cases = [
-            (
-                "anthropic",
-                "claude-sonnet-4-5-20250929",
-                "claude-sonnet-4-5",
-            ),
-            ("anthropic", "Claude-3-Haiku-20240307", "claude-3-haiku"),
-            ("Anthropic", "claude-3-haiku", "claude-3-haiku"),
-            ("anthropic", "anthropic/claude-opus-4-5", "claude-opus-4-5"),
-            ("anthropic", "claude-sonnet-4-0", "claude-sonnet-4"),
-            ("anthropic", "claude-opus-4-0", "claude-opus-4"),
-            ("anthropic", "claude-3-5-haiku-latest", "claude-3-5-haiku"),
-            (
-                "aws.bedrock",
-                "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
-                "claude-sonnet-4-5",
-            ),
-            (
-                "aws.bedrock",
-                "anthropic.claude-3-5-haiku-20241022-v1:0",
-                "claude-3-5-haiku",
-            ),
-            (
-                "gcp.vertex_ai",
-                "claude-3-5-haiku@20241022",
-                "claude-3-5-haiku",
-            ),
-            ("openai", "openai/gpt-4o", "gpt-4o"),
-            ("openai", "gpt-4o-2024-08-06", "gpt-4o"),
-            ("openai", "gpt-4.1-nano-2025-04-14", "gpt-4.1-nano"),
-            ("openai", "o3-mini-2025-01-31", "o3-mini"),
-            ("azure.ai.openai", "gpt-4o-mini", "gpt-4o-mini"),
-            ("az.ai.openai", "gpt-5-2025-08-07", "gpt-5"),
-        ];
-        for (provider, model, expected) in cases {
-            assert_eq!(
-                matched_model(provider, model),
-                Some(expected),
-                "{provider} {model}"
-            );
-        }
-    }
-
-    #[test]
-    fn exact_entry_wins_over_normalized_match() {
-        let cases = [
-            ("openai", "gpt-4o-2024-05-13", "gpt-4o-2024-05-13"),
-            ("openai", "openai/gpt-4o-2024-05-13", "gpt-4o-2024-05-13"),
-            ("azure.ai.openai", "gpt-4o-2024-05-13", "gpt-4o-2024-05-13"),
-            ("openai", "gpt-4o-2024-11-20", "gpt-4o"),
-        ];
-        for (provider, model, expected) in cases {
-            assert_eq!(
-                matched_model(provider, model),
-                Some(expected),
-                "{provider} {model}"
-            );
-        }
-
-        let launch = embedded().lookup("openai", "gpt-4o-2024-05-13");
-        assert_eq!(launch.map(|price| price.input_pico_usd), Some(5_000_000));
-    }
-
-    #[test]
-    fn exact_id_is_tried_before_normalization() {
-        // Normalization would turn `claude-sonnet-4-0` into `claude-sonnet-4`.
-        let yaml = "models:
-  - provider: anthropic
-    model: claude-sonnet-4
-    input: 3
-    output: 15
-    cache_read: 0.3
-    source: https://example.com/pricing
-    effective: 2025-05-22
-  - provider: anthropic
-    model: claude-sonnet-4-0
-    input: 1
-    output: 2
-    cache_read: 0.1
-    source: https://example.com/pricing
-    effective: 2025-05-22
-";
-        let table = PriceTable::from_yaml(yaml).unwrap();
-        let matched = table.lookup_entry("anthropic", "claude-sonnet-4-0");
-        assert_eq!(matched.map(|e| e.model.as_str()), Some("claude-sonnet-4-0"));
-        let dated = table.lookup_entry("anthropic", "claude-sonnet-4-20250514");
-        assert_eq!(dated.map(|e| e.model.as_str()), Some("claude-sonnet-4"));
-    }
-
-    #[test]
-    fn unknown_model_is_not_found() {
-        let cases = [
-            ("openai", "gpt-3.5-turbo"),
-            ("openai", "gpt-4o-mini-tts"),
-            ("openai", "ft:gpt-4o-mini-2024-07-18:acme::abc123"),
-            ("anthropic", "claude-2.1"),
-            ("openai", "claude-sonnet-4-5"),
-            ("anthropic", "gpt-4o"),
-            ("groq", "openai/gpt-oss-120b"),
-            ("groq", "gpt-4o"),
-            ("aws.bedrock", "meta.llama3-70b-instruct-v1:0"),
-            ("", "gpt-4o"),
-            ("openai", ""),
-        ];
-        for (provider, model) in cases {
-            assert_eq!(
-                embedded().lookup(provider, model),
-                None,
-                "{provider} {model}"
-            );
-        }
-    }
-
-    #[test]
-    fn omitted_cache_write_and_reasoning_take_defaults() {
-        let yaml = entry_yaml("cache_write", "");
-        let table = PriceTable::from_yaml(&yaml).unwrap();
-        let price = table.lookup("anthropic", "claude-test-1").unwrap();
-        assert_eq!(price.cache_creation_pico_usd, 3_000_000);
-        assert_eq!(price.reasoning_pico_usd, 15_000_000);
-    }
-
-    #[test]
-    fn explicit_reasoning_price_is_used() {
-        let table = PriceTable::from_yaml(&entry_yaml("reasoning", "20")).unwrap();
-        let price = table.lookup("anthropic", "claude-test-1").unwrap();
-        assert_eq!(price.reasoning_pico_usd, 20_000_000);
-    }
-
-    #[test]
-    fn bad_prices_name_model_and_field() {
-        let cases = [
-            ("input", "-3", PriceProblem::Negative),
-            ("output", "15.0000001", PriceProblem::TooManyDecimals),
-            ("cache_read", "cheap", PriceProblem::NotDecimal),
-            ("cache_write", "1e3", PriceProblem::NotDecimal),
-            ("reasoning", "2000000", PriceProblem::TooLarge),
-        ];
-        for (field, value, expected_problem) in cases {
-            let error = load_error(field, value);
-            assert!(
-                matches!(
-                    &error,
-                    PricingError::InvalidPrice { problem, .. } if *problem == expected_problem
-                ),
-                "{field}: {error:?}"
-            );
-            let message = error.to_string();
-            assert!(message.contains("`claude-test-1`"), "{message}");
-            assert!(
-                message.contains(&format!("`models[0].{field}`")),
-                "{message}"
-            );
-            assert!(message.contains(value), "{message}");
-        }
-    }
-
-    #[test]
-    fn negative_price_message_is_complete() {
-        let message = load_error("input", "-3").to_string();
-        assert_eq!(
-            message,
-            "invalid `models[0].input` for model `claude-test-1`: \"-3\" is negative; \
-             write USD per million tokens as a non-negative decimal with at most 6 decimal places"
-        );
-    }
-
-    #[test]
-    fn missing_fields_name_model() {
-        for field in [
-            "provider",
-            "input",
-            "output",
-            "cache_read",
-            "source",
-            "effective",
-        ] {
-            let error = load_error(field, "");
-            assert!(
-                matches!(&error, PricingError::MissingField { field: found, .. } if *found == field),
-                "{field}: {error:?}"
-            );
-            let message = error.to_string();
-            assert!(message.contains("`claude-test-1`"), "{message}");
-        }
-    }
-
-    #[test]
-    fn missing_model_names_entry_index() {
-        let error = load_error("model", "");
-        assert!(matches!(error, PricingError::MissingModel { index: 0 }));
-        assert!(error.to_string().contains("`models[0].model`"));
-    }
-
-    #[test]
-    fn bad_effective_date_names_model() {
-        for value in ["2025-13-01", "29.09.2025", "soon"] {
-            let error = load_error("effective", value);
-            assert!(
-                matches!(error, PricingError::InvalidEffective { .. }),
-                "{value}: {error:?}"
-            );
-            assert!(error.to_string().contains("`claude-test-1`"), "{value}");
-        }
-    }
-
-    #[test]
-    fn bad_source_names_model() {
-        let error = load_error("source", "the pricing page");
-        assert!(matches!(error, PricingError::InvalidSource { .. }));
-        assert!(error.to_string().contains("`claude-test-1`"));
-    }
-
-    #[test]
-    fn duplicate_entry_is_rejected() {
-        let entry = entry_yaml("model", "Claude-Test-1");
-        let second = entry_yaml("model", "claude-test-1").replace("models:\n", "");
-        let error = PriceTable::from_yaml(&format!("{entry}{second}")).unwrap_err();
-        assert!(
-            matches!(&error, PricingError::DuplicateModel { index: 1, model, .. } if model == "claude-test-1"),
-            "{error:?}"
-        );
-        assert!(error.to_string().contains("`claude-test-1`"));
-    }
-
-    #[test]
-    fn malformed_yaml_is_rejected() {
-        let cases = [
-            "models: [",
-            "models: 3",
-            "- provider: openai",
-            "prices: []",
-            "models:\n  - provider: openai\n    model: gpt-4o\n    inptu: 2.50\n",
-            "models:\n  - provider: openai\n    model: gpt-4o\n    input: [2.50]\n",
-        ];
-        for text in cases {
-            let error = PriceTable::from_yaml(text).unwrap_err();
-            assert!(
-                matches!(error, PricingError::Yaml(_)),
-                "{text:?}: {error:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn unknown_field_error_names_entry_path() {
-        let text = "models:\n  - provider: openai\n    model: gpt-4o\n    inptu: 2.50\n";
-        let message = PriceTable::from_yaml(text).unwrap_err().to_string();
-        assert!(message.contains("models[0]"), "{message}");
-        assert!(message.contains("inptu"), "{message}");
-    }
-
-    #[test]
-    fn empty_model_list_gives_empty_table() {
-        let table = PriceTable::from_yaml("models: []").unwrap();
-        assert!(table.entries().is_empty());
-        assert_eq!(table.lookup("openai", "gpt-4o"), None);
-    }
-}
+mod tests;
