@@ -124,6 +124,18 @@ impl History {
             .collect()
     }
 
+    /// Copies the points of `other` for the metrics this history wants, so
+    /// that a rule reload keeps what range functions need.
+    pub fn keep_from(&mut self, other: &History) {
+        self.snapshots = other.snapshots.clone();
+        for (labels, points) in &other.series {
+            let wanted = labels.get(METRIC_NAME).is_some_and(|name| self.wants(name));
+            if wanted && self.series.len() < self.max_series {
+                self.series.insert(labels.clone(), points.clone());
+            }
+        }
+    }
+
     pub fn series_count(&self) -> usize {
         self.series.len()
     }

@@ -12,7 +12,7 @@ use super::template::TemplateData;
 /// How long a resolved alert is kept, so that notifiers can still report it.
 pub const RESOLVED_RETENTION: Duration = Duration::from_secs(15 * 60);
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum AlertState {
     /// The expression holds, for less than the rule's `for`.
     Pending,

@@ -23,6 +23,7 @@ pub struct Config {
     pub exporters: Vec<Exporter>,
     pub extract: Extract,
     pub ledger: LedgerSettings,
+    pub alerts: Alerts,
     pub processing: Processing,
     pub pricing: Pricing,
     pub service: Service,
@@ -196,6 +197,99 @@ pub struct InputTokensIncludeCache {
     /// semantic conventions count them, and false when they exclude them, as
     /// Anthropic's API does.
     pub included: Option<bool>,
+}
+
+/// Alert rules and where their notifications go.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Alerts {
+    /// How often a rule group without its own `interval` is evaluated.
+    #[serde(with = "humantime_serde")]
+    pub evaluation_interval: Duration,
+    /// Evaluates the rule pack embedded from `rules/burnrate.yaml`.
+    pub default_rules: bool,
+    /// Rule files in the Prometheus format, as paths or glob patterns;
+    /// relative ones are read from the configuration file's directory.
+    pub rule_files: Vec<String>,
+    /// Series that the history for range functions keeps at most.
+    pub max_history_series: usize,
+    /// Where notifications go. Without any, alerts are logged.
+    pub notifiers: Vec<Notifier>,
+}
+
+impl Default for Alerts {
+    fn default() -> Self {
+        Alerts {
+            evaluation_interval: Duration::from_secs(15),
+            default_rules: true,
+            rule_files: Vec::new(),
+            max_history_series: 10_000,
+            notifiers: Vec::new(),
+        }
+    }
+}
+
+/// One destination of alert notifications.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Notifier {
+    /// Unique; the `notifier` label of burnrate's own metrics.
+    pub name: String,
+    pub kind: NotifierKind,
+    /// The receiver's URL: Alertmanager's base URL, or the webhook URL.
+    /// Unused by `log` and `otlp`.
+    pub url: String,
+    /// A PromQL series selector over the alert's labels, such as
+    /// `{severity="page"}`. Empty takes every alert.
+    pub selector: String,
+    /// HTTP headers sent with every request.
+    pub headers: BTreeMap<String, String>,
+    /// Deadline of one delivery attempt.
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    /// How often a firing alert is notified again while it fires. For
+    /// Alertmanager, how often firing alerts are sent again, as Prometheus
+    /// resends them.
+    #[serde(with = "humantime_serde")]
+    pub repeat_interval: Duration,
+    /// Whether resolved alerts are notified.
+    pub send_resolved: bool,
+    /// How long a failed delivery is retried before it is dropped.
+    #[serde(with = "humantime_serde")]
+    pub max_retry_time: Duration,
+}
+
+impl Default for Notifier {
+    fn default() -> Self {
+        Notifier {
+            name: String::new(),
+            kind: NotifierKind::Log,
+            url: String::new(),
+            selector: String::new(),
+            headers: BTreeMap::new(),
+            timeout: Duration::from_secs(10),
+            repeat_interval: Duration::from_secs(4 * 3600),
+            send_resolved: true,
+            max_retry_time: Duration::from_secs(300),
+        }
+    }
+}
+
+/// The kind of a notifier.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum NotifierKind {
+    /// A log line per firing and resolved alert.
+    #[default]
+    Log,
+    /// A JSON POST in the Alertmanager webhook format.
+    Webhook,
+    /// A Slack incoming webhook message.
+    Slack,
+    /// Alertmanager's API v2 (`POST /api/v2/alerts`).
+    Alertmanager,
+    /// OTLP log records, sent to the exporters that take logs.
+    Otlp,
 }
 
 /// Metrics that burnrate serves and sends.

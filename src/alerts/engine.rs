@@ -1,0 +1,265 @@
+//! The rule engine: loaded rule groups, their alert state and the sample
+//! history they read, evaluated on burnrate's own metrics.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+use super::history::{History, SampleCollector};
+use super::promql::{self, Value};
+use super::rules::{AlertRule, RuleFile, RuleGroup};
+use super::state::{Alert, AlertState, RuleState, Transition};
+use crate::pipeline::Pipeline;
+
+/// One alert of an evaluated group, with what changed in this evaluation.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AlertUpdate {
+    pub alert: Alert,
+    pub transition: Option<Transition>,
+}
+
+/// The outcome of evaluating one group: every alert that is pending, firing
+/// or recently resolved, for the notifiers.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GroupUpdate {
+    pub file: PathBuf,
+    pub group: String,
+    /// Evaluation time, in milliseconds since the Unix epoch.
+    pub at: i64,
+    pub interval: Duration,
+    pub alerts: Vec<AlertUpdate>,
+}
+
+/// Counters of the engine, for `/metrics`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EngineStats {
+    pub evaluations: u64,
+    /// Failed rule evaluations, by alert name.
+    pub failures: BTreeMap<String, u64>,
+    pub reloads_succeeded: u64,
+    pub reloads_failed: u64,
+}
+
+struct LoadedRule {
+    rule: AlertRule,
+    state: RuleState,
+}
+
+struct LoadedGroup {
+    file: PathBuf,
+    name: String,
+    interval: Duration,
+    rules: Vec<LoadedRule>,
+    last_evaluated: Option<i64>,
+}
+
+/// Evaluates rule groups over a history of burnrate's metrics.
+pub struct Engine {
+    groups: Vec<LoadedGroup>,
+    history: History,
+    default_interval: Duration,
+    max_history_series: usize,
+    pub stats: EngineStats,
+}
+
+impl Engine {
+    /// Creates an engine for `files`. Groups without their own interval are
+    /// evaluated every `default_interval`.
+    pub fn new(
+        files: Vec<RuleFile>,
+        default_interval: Duration,
+        max_history_series: usize,
+    ) -> Engine {
+        let mut engine = Engine {
+            groups: Vec::new(),
+            history: History::new(BTreeSet::new(), Duration::ZERO, max_history_series),
+            default_interval,
+            max_history_series,
+            stats: EngineStats::default(),
+        };
+        engine.replace_rules(files);
+        engine
+    }
+
+    /// Puts `files` in use. A rule whose file, group, name and expression are
+    /// unchanged keeps its pending and firing alerts; the history keeps its
+    /// points for the metrics that the new rules still select.
+    pub fn replace_rules(&mut self, files: Vec<RuleFile>) {
+        let mut previous: BTreeMap<(PathBuf, String, String, String), RuleState> = BTreeMap::new();
+        for group in self.groups.drain(..) {
+            for loaded in group.rules {
+                let key = (
+                    group.file.clone(),
+                    group.name.clone(),
+                    loaded.rule.name.clone(),
+                    loaded.rule.expr_text.clone(),
+                );
+                previous.insert(key, loaded.state);
+            }
+        }
+
+        let mut names = Vec::new();
+        let mut longest = Duration::ZERO;
+        for file in files {
+            for RuleGroup {
+                name,
+                interval,
+                rules,
+            } in file.groups
+            {
+                let interval = interval.unwrap_or(self.default_interval);
+                let rules = rules
+                    .into_iter()
+                    .map(|rule| {
+                        promql::metric_names(&rule.expr, &mut names);
+                        longest = longest.max(promql::longest_range(&rule.expr)).max(interval);
+                        let key = (
+                            file.path.clone(),
+                            name.clone(),
+                            rule.name.clone(),
+                            rule.expr_text.clone(),
+                        );
+                        let state = previous.remove(&key).unwrap_or_default();
+                        LoadedRule { rule, state }
+                    })
+                    .collect();
+                self.groups.push(LoadedGroup {
+                    file: file.path.clone(),
+                    name,
+                    interval,
+                    rules,
+                    last_evaluated: None,
+                });
+            }
+        }
+
+        // Two intervals beyond the longest range, so that a range always
+        // finds the points at both of its ends.
+        let retention = longest + self.default_interval * 2;
+        let names: BTreeSet<String> = names.into_iter().collect();
+        let mut history = History::new(names, retention, self.max_history_series);
+        history.keep_from(&self.history);
+        self.history = history;
+    }
+
+    /// Returns the shortest group interval: how often [`Engine::tick`]
+    /// should run.
+    pub fn tick_interval(&self) -> Duration {
+        self.groups
+            .iter()
+            .map(|group| group.interval)
+            .min()
+            .unwrap_or(self.default_interval)
+    }
+
+    pub fn rule_count(&self) -> usize {
+        self.groups.iter().map(|group| group.rules.len()).sum()
+    }
+
+    pub fn history(&self) -> &History {
+        &self.history
+    }
+
+    /// Returns the number of alerts by (alert name, state).
+    pub fn alert_counts(&self) -> BTreeMap<(String, AlertState), u64> {
+        let mut counts = BTreeMap::new();
+        for group in &self.groups {
+            for loaded in &group.rules {
+                for alert in loaded.state.alerts.values() {
+                    *counts
+                        .entry((loaded.rule.name.clone(), alert.state))
+                        .or_default() += 1;
+                }
+            }
+        }
+        counts
+    }
+
+    /// Takes a snapshot of `pipeline`'s metrics at `now` into the history
+    /// and evaluates every group whose interval has passed.
+    pub fn tick(&mut self, pipeline: &Pipeline, now: SystemTime) -> Vec<GroupUpdate> {
+        let at = unix_millis(now);
+        let mut collector = SampleCollector::new(&self.history);
+        crate::metrics::write_all(&mut collector, pipeline, now);
+        let samples = collector.samples;
+        self.history.record(at, samples);
+        self.evaluate_due(at)
+    }
+
+    /// Evaluates every group whose interval has passed at `at`, over the
+    /// history as it is.
+    pub fn evaluate_due(&mut self, at: i64) -> Vec<GroupUpdate> {
+        let mut updates = Vec::new();
+        for group in &mut self.groups {
+            let interval = group.interval.as_millis() as i64;
+            let due = group
+                .last_evaluated
+                .is_none_or(|last| at - last >= interval);
+            if !due {
+                continue;
+            }
+            group.last_evaluated = Some(at);
+            self.stats.evaluations += 1;
+            let mut alerts = Vec::new();
+            for loaded in &mut group.rules {
+                let result = promql::evaluate(&loaded.rule.expr, &self.history, at);
+                let samples = match result {
+                    Ok(Value::Vector(samples)) => samples,
+                    // A scalar has no labels to alert on, and Prometheus
+                    // rejects it too.
+                    Ok(Value::Scalar(_)) => {
+                        let reason =
+                            "the expression returns a scalar; an alert rule needs a vector";
+                        record_failure(&mut self.stats, &group.name, &loaded.rule, reason);
+                        continue;
+                    }
+                    Err(reason) => {
+                        record_failure(&mut self.stats, &group.name, &loaded.rule, &reason);
+                        continue;
+                    }
+                };
+                let transitions = match loaded.state.apply(&loaded.rule, &samples, at) {
+                    Ok(transitions) => transitions,
+                    Err(reason) => {
+                        record_failure(&mut self.stats, &group.name, &loaded.rule, &reason);
+                        continue;
+                    }
+                };
+                let mut changed: BTreeMap<_, Transition> = transitions
+                    .into_iter()
+                    .map(|(transition, alert)| (alert.labels, transition))
+                    .collect();
+                for alert in loaded.state.alerts.values() {
+                    alerts.push(AlertUpdate {
+                        transition: changed.remove(&alert.labels),
+                        alert: alert.clone(),
+                    });
+                }
+            }
+            updates.push(GroupUpdate {
+                file: group.file.clone(),
+                group: group.name.clone(),
+                at,
+                interval: group.interval,
+                alerts,
+            });
+        }
+        updates
+    }
+}
+
+fn record_failure(stats: &mut EngineStats, group: &str, rule: &AlertRule, reason: &str) {
+    *stats.failures.entry(rule.name.clone()).or_default() += 1;
+    tracing::warn!(
+        group,
+        alert = %rule.name,
+        expr = %rule.expr_text,
+        error = reason,
+        "rule evaluation failed; its alerts keep their state until the next evaluation",
+    );
+}
+
+pub fn unix_millis(time: SystemTime) -> i64 {
+    time.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |since| since.as_millis() as i64)
+}
