@@ -9,6 +9,10 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::alerts;
+use crate::alerts::engine::Engine;
+use crate::alerts::notify::Dispatcher;
+use crate::alerts::rules::RuleError;
 use crate::api::{self, Readiness};
 use crate::config::{self, Config};
 use crate::export::{self, DropReason, ExportQueue, Shutdown};
@@ -43,6 +47,15 @@ pub enum StartError {
         #[from]
         source: PriceSourceError,
     },
+    #[error("{} problem(s) in the alert rules:\n{}", .0.len(), join_lines(.0))]
+    Rules(Vec<RuleError>),
+    #[error("invalid `alerts.notifiers`: {0}")]
+    Notifier(String),
+}
+
+fn join_lines(errors: &[RuleError]) -> String {
+    let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    lines.join("\n")
 }
 
 /// Runs burnrate until `stop` completes (SIGTERM or SIGINT in the binary),
@@ -117,6 +130,21 @@ pub async fn run(
     });
 
     let reload_task = pricing::spawn_reloader(reloader, stop_serving.clone());
+    let rules = alerts::load_rules(&config.alerts).map_err(StartError::Rules)?;
+    let engine = Engine::new(
+        rules,
+        config.alerts.evaluation_interval,
+        config.alerts.max_history_series,
+    );
+    let dispatcher = Dispatcher::new(&config.alerts.notifiers).map_err(StartError::Notifier)?;
+    pipeline.alerts.update(&engine);
+    let rules_task = alerts::spawn_rule_runner(
+        engine,
+        dispatcher,
+        config.alerts.clone(),
+        pipeline.clone(),
+        stop_serving.clone(),
+    );
 
     readiness.set(true);
     tracing::info!(
@@ -154,6 +182,7 @@ pub async fn run(
     let _ = metrics_task.await;
     let _ = admin_task.await;
     let _ = reload_task.await;
+    let _ = rules_task.await;
     tracing::info!("burnrate stopped");
     Ok(())
 }

@@ -27,12 +27,30 @@ struct Cli {
 enum Command {
     /// Run the daemon (the default).
     Run,
-    /// Check a configuration file, print every problem with its field path, and exit non-zero if there is one.
+    /// Check a configuration file and its rule files, print every problem with its field path or file and line, and exit non-zero if there is one.
     Validate,
+    /// Check or unit-test alert rule files in the Prometheus format.
+    #[command(subcommand)]
+    Rules(RulesCommand),
+}
+
+#[derive(Subcommand)]
+enum RulesCommand {
+    /// Check rule files, print every problem with its file and line, and exit non-zero if there is one.
+    Check {
+        /// Rule files in the Prometheus rule-file format.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(Command::Rules(command)) = &cli.command {
+        return match command {
+            RulesCommand::Check { files } => check_rules(files),
+        };
+    }
     let config = match load_config(cli.config.as_deref()) {
         Ok(config) => config,
         Err(error) => {
@@ -43,7 +61,7 @@ fn main() -> ExitCode {
 
     match cli.command.unwrap_or(Command::Run) {
         Command::Validate => validate(&config),
-        Command::Run => run(config),
+        Command::Run | Command::Rules(_) => run(config),
     }
 }
 
@@ -59,15 +77,53 @@ fn load_config(path: Option<&std::path::Path>) -> Result<Config, String> {
 }
 
 fn validate(config: &Config) -> ExitCode {
-    match config::effective_exporters(config, &|name| std::env::var(name).ok()) {
-        Ok(_) => {
-            println!("configuration is valid");
+    if let Err(error) = config::effective_exporters(config, &|name| std::env::var(name).ok()) {
+        eprintln!("{error}");
+        return ExitCode::from(2);
+    }
+    match burnrate::alerts::load_rules(&config.alerts) {
+        Ok(files) => {
+            let rules: usize = files
+                .iter()
+                .flat_map(|file| &file.groups)
+                .map(|group| group.rules.len())
+                .sum();
+            println!("configuration is valid; {rules} alert rule(s) loaded");
             ExitCode::SUCCESS
         }
-        Err(error) => {
-            eprintln!("{error}");
+        Err(problems) => {
+            eprintln!("{} problem(s) in the alert rules", problems.len());
+            for problem in problems {
+                eprintln!("{problem}");
+            }
             ExitCode::from(2)
         }
+    }
+}
+
+/// Checks each rule file as `promtool check rules` does and prints a line per
+/// file and one per problem.
+fn check_rules(files: &[PathBuf]) -> ExitCode {
+    let mut failed = false;
+    for path in files {
+        match burnrate::alerts::rules::load_file(path) {
+            Ok(file) => {
+                let rules: usize = file.groups.iter().map(|group| group.rules.len()).sum();
+                println!("{}: {rules} rule(s) found", path.display());
+            }
+            Err(problems) => {
+                failed = true;
+                eprintln!("{}: {} problem(s)", path.display(), problems.len());
+                for problem in problems {
+                    eprintln!("{problem}");
+                }
+            }
+        }
+    }
+    if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
     }
 }
 

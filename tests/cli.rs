@@ -416,3 +416,136 @@ fn sighup_reloads_price_file() {
     assert!(stderr.contains("price table reloaded"), "{stderr}");
     assert_eq!(status.and_then(|status| status.code()), Some(0), "{stderr}");
 }
+
+#[test]
+fn rules_check_reports_file_and_line() {
+    let folder = tempfile::tempdir().unwrap();
+    let bad = folder.path().join("bad.yaml");
+    std::fs::write(
+        &bad,
+        "groups:\n  - name: a\n    rules:\n      - alert: X\n        expr: stddev(x) > 1\n",
+    )
+    .unwrap();
+    let pack = concat!(env!("CARGO_MANIFEST_DIR"), "/rules/burnrate.yaml");
+
+    let good = Command::new(BINARY)
+        .args(["rules", "check", pack])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&good.stdout);
+    assert_eq!(good.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("burnrate.yaml: 8 rule(s) found"),
+        "{stdout}"
+    );
+
+    let failed = Command::new(BINARY)
+        .args(["rules", "check"])
+        .arg(&bad)
+        .arg(pack)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert_eq!(failed.status.code(), Some(1), "{stderr}");
+    let expected = format!(
+        "{}:4: group \"a\", rule \"X\": invalid `expr` \"stddev(x) > 1\": aggregation `stddev` is not supported",
+        bad.display()
+    );
+    assert!(stderr.contains(&expected), "{stderr}");
+}
+
+/// A rule fires on a live metric; a bad rule file on SIGHUP keeps the rules
+/// in use, and a good one keeps the firing alert without firing it again.
+#[test]
+fn rule_fires_and_survives_reloads() {
+    let folder = tempfile::tempdir().unwrap();
+    let rules = folder.path().join("rules.yaml");
+    let rule = "      - alert: CostAbove\n        expr: burnrate_llm_cost_usd_total > 1\n        labels: { severity: test }\n        annotations: { summary: \"cost is {{ $value }} USD\" }\n";
+    std::fs::write(
+        &rules,
+        format!("groups:\n  - name: cost\n    rules:\n{rule}"),
+    )
+    .unwrap();
+    let prices = folder.path().join("prices.yaml");
+    write_price_file(&prices, "2");
+    let (grpc, http, metrics, admin) = (free_port(), free_port(), free_port(), free_port());
+    let config = folder.path().join("burnrate.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "receivers: {{ otlp: {{ grpc: {{ endpoint: 127.0.0.1:{grpc} }}, http: {{ endpoint: 127.0.0.1:{http} }} }} }}\n\
+             metrics: {{ prometheus: {{ endpoint: 127.0.0.1:{metrics} }} }}\n\
+             admin: {{ endpoint: 127.0.0.1:{admin} }}\n\
+             pricing: {{ files: [{prices:?}], reload_interval: 1h }}\n\
+             alerts: {{ evaluation_interval: 200ms, default_rules: false, rule_files: [rules.yaml] }}\n"
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(BINARY)
+        .args(["run", "--config"])
+        .arg(&config)
+        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let admin_address = format!("127.0.0.1:{admin}");
+    let metrics_address = format!("127.0.0.1:{metrics}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while http_get_status(&admin_address, "/readyz") != Some(200) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let firing = "burnrate_alerts_active{alertname=\"CostAbove\",state=\"firing\"}";
+    let rule_count = "burnrate_alerts_rules ";
+    let reload_failures = "burnrate_alerts_rule_reloads_total{result=\"failure\"}";
+    let reload_successes = "burnrate_alerts_rule_reloads_total{result=\"success\"}";
+
+    let sent = http_request(
+        &format!("127.0.0.1:{http}"),
+        "POST",
+        "/v1/traces",
+        "application/json",
+        &llm_span_json(1),
+    )
+    .map(|(status, _)| status);
+    let fired = wait_for_sample(&metrics_address, firing, 1.0);
+
+    std::fs::write(
+        &rules,
+        "groups:\n  - name: cost\n    rules:\n      - alert: CostAbove\n        expr: rate(\n",
+    )
+    .unwrap();
+    send_hangup(&child);
+    let failures = wait_for_sample(&metrics_address, reload_failures, 1.0);
+    let still_firing_after_failure = wait_for_sample(&metrics_address, firing, 1.0);
+
+    let other = "      - alert: Other\n        expr: burnrate_llm_cost_usd_total > 100\n";
+    std::fs::write(
+        &rules,
+        format!("groups:\n  - name: cost\n    rules:\n{rule}{other}"),
+    )
+    .unwrap();
+    send_hangup(&child);
+    let successes = wait_for_sample(&metrics_address, reload_successes, 1.0);
+    let rules_after_reload = wait_for_sample(&metrics_address, rule_count, 2.0);
+    let still_firing_after_reload = wait_for_sample(&metrics_address, firing, 1.0);
+
+    let (status, stderr) = terminate(&mut child);
+    assert_eq!(sent, Some(200), "{stderr}");
+    assert_eq!(fired, Some(1.0), "{stderr}");
+    assert_eq!(failures, Some(1.0), "{stderr}");
+    assert_eq!(still_firing_after_failure, Some(1.0), "{stderr}");
+    assert_eq!(successes, Some(1.0), "{stderr}");
+    assert_eq!(rules_after_reload, Some(2.0), "{stderr}");
+    assert_eq!(still_firing_after_reload, Some(1.0), "{stderr}");
+    assert!(stderr.contains("rule files not reloaded"), "{stderr}");
+    assert!(stderr.contains("rules.yaml:4"), "{stderr}");
+    let fired_lines = stderr
+        .lines()
+        .filter(|line| line.contains("alert firing") && line.contains("CostAbove"))
+        .count();
+    assert_eq!(fired_lines, 1, "{stderr}");
+    assert!(stderr.contains("cost is 2 USD"), "{stderr}");
+    assert_eq!(status.and_then(|status| status.code()), Some(0), "{stderr}");
+}

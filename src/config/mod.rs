@@ -35,7 +35,26 @@ pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
         let message = format!("cannot read config file {}: {error}", path.display());
         ConfigError::new(vec![Problem::new("", message)])
     })?;
-    parse(&text)
+    let mut config = parse(&text)?;
+    if let Some(directory) = path.parent() {
+        config.alerts.rule_files = config
+            .alerts
+            .rule_files
+            .iter()
+            .map(|pattern| relative_to(directory, pattern))
+            .collect();
+    }
+    Ok(config)
+}
+
+/// Returns `pattern` as a path from `directory` when it is relative, as
+/// Prometheus reads the rule files of its configuration file.
+fn relative_to(directory: &Path, pattern: &str) -> String {
+    if Path::new(pattern).is_absolute() || directory.as_os_str().is_empty() {
+        pattern.to_owned()
+    } else {
+        directory.join(pattern).to_string_lossy().into_owned()
+    }
 }
 
 /// Returns the exporters to use: the configured ones, or one named `otlp`

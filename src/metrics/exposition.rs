@@ -79,6 +79,7 @@ pub fn write_all(writer: &mut dyn MetricSink, pipeline: &Pipeline, now: SystemTi
     );
     writer.sample(name, &[], stats.truncated_spans as f64);
     write_pricing_reloads(writer, pipeline);
+    pipeline.alerts.write_metrics(writer);
     write_receiver(writer, pipeline);
     write_processing(writer, pipeline);
     write_exporters(writer, pipeline);

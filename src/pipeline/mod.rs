@@ -105,6 +105,8 @@ pub struct Pipeline {
     extract_settings: ExtractSettings,
     transform: SpanTransform,
     pub processing_stats: ProcessingStats,
+    /// The rule engine's figures for `/metrics`.
+    pub alerts: crate::alerts::AlertsStatus,
 }
 
 /// burnrate's own counters for changes made to spans.
@@ -138,6 +140,7 @@ impl Pipeline {
             },
             transform: SpanTransform::new(&crate::config::Processing::default()),
             processing_stats: ProcessingStats::default(),
+            alerts: crate::alerts::AlertsStatus::default(),
         }
     }
 

@@ -10,7 +10,7 @@
 mod entry;
 mod normalize;
 mod price;
-mod reload;
+pub(crate) mod reload;
 mod shared;
 mod sources;
 mod table;

@@ -101,7 +101,7 @@ pub fn spawn_reloader(mut reloader: PriceReloader, stop: CancellationToken) -> J
     let interval = reloader.settings.reload_interval;
     // Registered before the task starts, so a SIGHUP from now on no longer
     // ends the process.
-    let mut hangups = hangup_signals();
+    let mut hangups = hangup_signals("price files");
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -121,30 +121,33 @@ pub fn spawn_reloader(mut reloader: PriceReloader, stop: CancellationToken) -> J
     })
 }
 
+/// A stream of SIGHUP signals, or `None` where there is none.
 #[cfg(unix)]
-type Hangups = Option<tokio::signal::unix::Signal>;
+pub(crate) type Hangups = Option<tokio::signal::unix::Signal>;
 #[cfg(not(unix))]
-type Hangups = Option<()>;
+pub(crate) type Hangups = Option<()>;
 
+/// Starts listening for SIGHUP, which reloads `what`. Every listener gets
+/// each signal.
 #[cfg(unix)]
-fn hangup_signals() -> Hangups {
+pub(crate) fn hangup_signals(what: &str) -> Hangups {
     use tokio::signal::unix::{SignalKind, signal};
     match signal(SignalKind::hangup()) {
         Ok(signal) => Some(signal),
         Err(error) => {
-            tracing::error!(%error, "cannot listen for SIGHUP; price files reload only when they change");
+            tracing::error!(%error, "cannot listen for SIGHUP; {what} reload only when they change");
             None
         }
     }
 }
 
 #[cfg(not(unix))]
-fn hangup_signals() -> Hangups {
+pub(crate) fn hangup_signals(_what: &str) -> Hangups {
     None
 }
 
 /// Completes on the next SIGHUP, or never when there is no signal stream.
-async fn next_hangup(hangups: &mut Hangups) -> Option<()> {
+pub(crate) async fn next_hangup(hangups: &mut Hangups) -> Option<()> {
     #[cfg(unix)]
     if let Some(signal) = hangups {
         return signal.recv().await;

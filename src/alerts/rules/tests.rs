@@ -151,3 +151,27 @@ fn patterns_expand_and_missing_ones_are_errors() {
         errors[0]
     );
 }
+
+#[test]
+fn default_rule_pack_loads() {
+    let text = include_str!("../../../rules/burnrate.yaml");
+    let file = parse_rule_file(Path::new("rules/burnrate.yaml"), text).unwrap();
+    let names: Vec<&str> = file
+        .groups
+        .iter()
+        .flat_map(|group| group.rules.iter().map(|rule| rule.name.as_str()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "LLMRateLimitHigh",
+            "LLMRateLimitCritical",
+            "LLMRateLimitExhaustionPredicted",
+            "LLMRateLimited",
+            "LLMDailySpendOverBudget",
+            "LLMMonthlySpendOverBudget",
+            "LLMMonthlySpendProjectedOverBudget",
+            "LLMUnpricedModel",
+        ]
+    );
+}
