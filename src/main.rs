@@ -42,6 +42,12 @@ enum RulesCommand {
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
     },
+    /// Run rule unit tests in the format of `promtool test rules` and exit non-zero if one fails.
+    Test {
+        /// Test files, each naming its rule files relative to itself.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -49,6 +55,7 @@ fn main() -> ExitCode {
     if let Some(Command::Rules(command)) = &cli.command {
         return match command {
             RulesCommand::Check { files } => check_rules(files),
+            RulesCommand::Test { files } => test_rules(files),
         };
     }
     let config = match load_config(cli.config.as_deref()) {
@@ -98,6 +105,33 @@ fn validate(config: &Config) -> ExitCode {
             }
             ExitCode::from(2)
         }
+    }
+}
+
+/// Runs each test file and prints its failures, as `promtool test rules`
+/// does.
+fn test_rules(files: &[PathBuf]) -> ExitCode {
+    let mut failed = false;
+    for path in files {
+        match burnrate::alerts::rule_tests::run_test_file(path) {
+            Ok(failures) if failures.is_empty() => println!("{}: SUCCESS", path.display()),
+            Ok(failures) => {
+                failed = true;
+                eprintln!("{}: FAILED", path.display());
+                for failure in failures {
+                    eprintln!("{failure}");
+                }
+            }
+            Err(reason) => {
+                failed = true;
+                eprintln!("{reason}");
+            }
+        }
+    }
+    if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
     }
 }
 

@@ -549,3 +549,42 @@ fn rule_fires_and_survives_reloads() {
     assert!(stderr.contains("cost is 2 USD"), "{stderr}");
     assert_eq!(status.and_then(|status| status.code()), Some(0), "{stderr}");
 }
+
+#[test]
+fn rules_test_runs_promtool_format() {
+    let pack_tests = concat!(env!("CARGO_MANIFEST_DIR"), "/rules/burnrate_test.yaml");
+    let passed = Command::new(BINARY)
+        .args(["rules", "test", pack_tests])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&passed.stdout);
+    assert_eq!(passed.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("burnrate_test.yaml: SUCCESS"), "{stdout}");
+
+    let folder = tempfile::tempdir().unwrap();
+    std::fs::write(
+        folder.path().join("rules.yaml"),
+        "groups:\n  - name: g\n    rules:\n      - alert: Up\n        expr: up > 0\n        annotations: { summary: \"up is {{ $value }}\" }\n",
+    )
+    .unwrap();
+    let tests = folder.path().join("tests.yaml");
+    std::fs::write(
+        &tests,
+        "rule_files: [rules.yaml]\ntests:\n  - name: wrong summary\n    input_series:\n      - { series: 'up{job=\"a\"}', values: '1 1' }\n    alert_rule_test:\n      - eval_time: 1m\n        alertname: Up\n        exp_alerts:\n          - exp_labels: { job: a }\n            exp_annotations: { summary: \"up is 2\" }\n",
+    )
+    .unwrap();
+    let failed = Command::new(BINARY)
+        .args(["rules", "test"])
+        .arg(&tests)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert_eq!(failed.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("tests.yaml: FAILED"), "{stderr}");
+    assert!(
+        stderr.contains("wrong summary: alertname \"Up\" at 1m"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("\"summary\": \"up is 2\""), "{stderr}");
+    assert!(stderr.contains("\"summary\": \"up is 1\""), "{stderr}");
+}

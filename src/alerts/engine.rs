@@ -160,6 +160,31 @@ impl Engine {
         &self.history
     }
 
+    /// Replaces the history, such as with one that keeps every input series
+    /// of a rule unit test.
+    pub fn replace_history(&mut self, history: History) {
+        self.history = history;
+    }
+
+    /// Adds points to the history; see [`History::record_points`].
+    pub fn record_points(
+        &mut self,
+        at: i64,
+        samples: Vec<(super::history::Labels, f64)>,
+        gone: Vec<super::history::Labels>,
+    ) {
+        self.history.record_points(at, samples, gone);
+    }
+
+    /// Returns the alerts of every rule named `alertname`.
+    pub fn alerts_of<'a>(&'a self, alertname: &'a str) -> impl Iterator<Item = &'a Alert> {
+        self.groups
+            .iter()
+            .flat_map(|group| &group.rules)
+            .filter(move |loaded| loaded.rule.name == alertname)
+            .flat_map(|loaded| loaded.state.alerts.values())
+    }
+
     /// Returns the number of alerts by (alert name, state).
     pub fn alert_counts(&self) -> BTreeMap<(String, AlertState), u64> {
         let mut counts = BTreeMap::new();
@@ -262,4 +287,103 @@ fn record_failure(stats: &mut EngineStats, group: &str, rule: &AlertRule, reason
 pub fn unix_millis(time: SystemTime) -> i64 {
     time.duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |since| since.as_millis() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alerts::history::{Labels, METRIC_NAME};
+    use crate::alerts::rules::parse_rule_file;
+
+    fn engine(rules: &str) -> Engine {
+        let file = parse_rule_file(std::path::Path::new("rules.yaml"), rules).unwrap();
+        let mut engine = Engine::new(vec![file], Duration::from_secs(15), 100);
+        let names = ["utilization".to_owned()].into_iter().collect();
+        engine.replace_history(History::new(names, Duration::from_secs(3_600), 100));
+        engine
+    }
+
+    fn series() -> Labels {
+        [(METRIC_NAME, "utilization"), ("service_name", "checkout")]
+            .into_iter()
+            .map(|(name, value)| (name.to_owned(), value.to_owned()))
+            .collect()
+    }
+
+    /// Feeds one value every 15 s and returns (second, alert name,
+    /// transition) for every notification.
+    fn run(engine: &mut Engine, values: &[f64]) -> Vec<(i64, String, Transition)> {
+        let mut notifications = Vec::new();
+        for (step, value) in values.iter().enumerate() {
+            let at = step as i64 * 15_000;
+            engine.record_points(at, vec![(series(), *value)], Vec::new());
+            for update in engine.evaluate_due(at) {
+                for alert in update.alerts {
+                    if let Some(transition) = alert.transition {
+                        let name = alert.alert.labels["alertname"].clone();
+                        notifications.push((at / 1_000, name, transition));
+                    }
+                }
+            }
+        }
+        notifications
+    }
+
+    #[test]
+    fn crossing_dipping_returning_and_falling() {
+        let mut engine = engine(
+            "groups:\n  - name: g\n    interval: 15s\n    rules:\n      - alert: High\n        expr: utilization > 0.8\n        for: 60s\n        keep_firing_for: 120s\n",
+        );
+        // Below until 15 s, above from 30 s to 120 s, below at 135 s and
+        // 150 s, above from 165 s to 210 s, then below from 225 s on.
+        let mut values = vec![0.5, 0.5];
+        values.extend([0.9; 7]);
+        values.extend([0.5; 2]);
+        values.extend([0.9; 4]);
+        values.extend([0.5; 12]);
+        let notifications = run(&mut engine, &values);
+        // Fires 60 s after 30 s. The dip of 30 s is within keep_firing_for,
+        // so it keeps firing; it resolves 120 s after it falls at 225 s.
+        assert_eq!(
+            notifications,
+            [
+                (90, "High".to_owned(), Transition::Fired),
+                (345, "High".to_owned(), Transition::Resolved),
+            ]
+        );
+    }
+
+    #[test]
+    fn group_interval_spaces_evaluations() {
+        let mut engine = engine(
+            "groups:\n  - name: g\n    interval: 30s\n    rules:\n      - alert: High\n        expr: utilization > 0.8\n",
+        );
+        // Above from 15 s: the group runs at 0 s, 30 s, 60 s, ... and so sees
+        // it first at 30 s.
+        let notifications = run(&mut engine, &[0.5, 0.9, 0.9, 0.9]);
+        assert_eq!(notifications, [(30, "High".to_owned(), Transition::Fired)]);
+        assert_eq!(engine.stats.evaluations, 2);
+    }
+
+    #[test]
+    fn reload_keeps_state_of_unchanged_rules() {
+        let text = "groups:\n  - name: g\n    rules:\n      - alert: High\n        expr: utilization > 0.8\n        for: 30s\n";
+        let mut engine = engine(text);
+        run(&mut engine, &[0.9, 0.9]);
+        let pending: Vec<AlertState> = engine.alerts_of("High").map(|alert| alert.state).collect();
+        assert_eq!(pending, [AlertState::Pending]);
+
+        let file = parse_rule_file(std::path::Path::new("rules.yaml"), text).unwrap();
+        engine.replace_rules(vec![file]);
+        let kept: Vec<i64> = engine
+            .alerts_of("High")
+            .map(|alert| alert.active_at)
+            .collect();
+        assert_eq!(kept, [0]);
+
+        let changed = text.replace("> 0.8", "> 0.7");
+        let file = parse_rule_file(std::path::Path::new("rules.yaml"), &changed).unwrap();
+        engine.replace_rules(vec![file]);
+        assert_eq!(engine.alerts_of("High").count(), 0);
+    }
 }

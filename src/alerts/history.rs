@@ -19,6 +19,18 @@ pub type Labels = BTreeMap<String, String>;
 /// One point: milliseconds since the Unix epoch, and the value.
 pub type Point = (i64, f64);
 
+/// How far back an instant selector looks for a series' newest point, as in
+/// Prometheus.
+pub const LOOKBACK: Duration = Duration::from_secs(5 * 60);
+
+/// The value that marks a series as gone, Prometheus' staleness marker: a
+/// NaN with its own bit pattern, so a real NaN sample stays a sample.
+const STALE_BITS: u64 = 0x7ff0_0000_0000_0002;
+
+fn is_stale(value: f64) -> bool {
+    value.to_bits() == STALE_BITS
+}
+
 /// Samples per series, by evaluation time, for as long as the longest range
 /// of the rules needs. Only metrics that a rule selects are kept.
 #[derive(Debug)]
@@ -28,8 +40,8 @@ pub struct History {
     retention: Duration,
     max_series: usize,
     series: BTreeMap<Labels, VecDeque<Point>>,
-    /// Times of the snapshots still within the retention, oldest first.
-    snapshots: VecDeque<i64>,
+    /// Time of the newest snapshot.
+    newest: Option<i64>,
     /// Series that a snapshot could not add because of `max_series`.
     dropped_series: u64,
 }
@@ -43,7 +55,7 @@ impl History {
             retention,
             max_series,
             series: BTreeMap::new(),
-            snapshots: VecDeque::new(),
+            newest: None,
             dropped_series: 0,
         }
     }
@@ -53,14 +65,29 @@ impl History {
         self.metric_names.contains(name)
     }
 
-    /// Adds one snapshot of samples taken at `at` (milliseconds), and drops
-    /// points older than the retention. A snapshot not later than the newest
-    /// one is ignored.
+    /// Adds one snapshot of samples taken at `at` (milliseconds): every
+    /// series the history holds that is missing from it has gone, and gets a
+    /// staleness marker, as Prometheus gives a series missing from a scrape.
+    /// Points older than the retention are dropped. A snapshot not later
+    /// than the newest one is ignored.
     pub fn record(&mut self, at: i64, samples: Vec<(Labels, f64)>) {
-        if self.snapshots.back().is_some_and(|newest| *newest >= at) {
+        let present: BTreeSet<Labels> = samples.iter().map(|(labels, _)| labels.clone()).collect();
+        let gone: Vec<Labels> = self
+            .series
+            .keys()
+            .filter(|labels| !present.contains(*labels))
+            .cloned()
+            .collect();
+        self.record_points(at, samples, gone);
+    }
+
+    /// Adds the points of `samples` at `at` and a staleness marker for each
+    /// series in `gone`; other series get no point, as with a missed scrape.
+    pub fn record_points(&mut self, at: i64, samples: Vec<(Labels, f64)>, gone: Vec<Labels>) {
+        if self.newest.is_some_and(|newest| newest >= at) {
             return;
         }
-        self.snapshots.push_back(at);
+        self.newest = Some(at);
         for (labels, value) in samples {
             if !self.series.contains_key(&labels) && self.series.len() >= self.max_series {
                 self.dropped_series += 1;
@@ -71,34 +98,32 @@ impl History {
                 .or_default()
                 .push_back((at, value));
         }
-
-        let oldest_kept = at.saturating_sub(self.retention.as_millis() as i64);
-        while self
-            .snapshots
-            .front()
-            .is_some_and(|time| *time < oldest_kept)
-        {
-            self.snapshots.pop_front();
+        for labels in gone {
+            if let Some(points) = self.series.get_mut(&labels)
+                && points.back().is_some_and(|(_, value)| !is_stale(*value))
+            {
+                points.push_back((at, f64::from_bits(STALE_BITS)));
+            }
         }
+
+        let oldest_kept = at.saturating_sub(self.retention.max(LOOKBACK).as_millis() as i64);
         self.series.retain(|_, points| {
             while points.front().is_some_and(|(time, _)| *time < oldest_kept) {
                 points.pop_front();
             }
-            !points.is_empty()
+            points.iter().any(|(_, value)| !is_stale(*value))
         });
     }
 
     /// Returns the series that `selector` matches at `at`, each with its
-    /// value in the newest snapshot at or before `at`. A series missing from
-    /// that snapshot is stale and not returned, as in Prometheus.
+    /// newest point within [`LOOKBACK`] before `at`. A series whose newest
+    /// point is a staleness marker has gone and is not returned.
     pub fn instant(&self, selector: &VectorSelector, at: i64) -> Vec<(Labels, f64)> {
-        let Some(snapshot) = self.snapshots.iter().rev().find(|time| **time <= at) else {
-            return Vec::new();
-        };
+        let oldest = at - LOOKBACK.as_millis() as i64;
         self.matching(selector)
             .filter_map(|(labels, points)| {
-                let (time, value) = points.iter().rev().find(|(time, _)| time <= snapshot)?;
-                (time == snapshot).then(|| (labels.clone(), *value))
+                let (time, value) = points.iter().rev().find(|(time, _)| *time <= at)?;
+                (*time > oldest && !is_stale(*value)).then(|| (labels.clone(), *value))
             })
             .collect()
     }
@@ -116,7 +141,7 @@ impl History {
             .filter_map(|(labels, points)| {
                 let inside: Vec<Point> = points
                     .iter()
-                    .filter(|(time, _)| (start..=at).contains(time))
+                    .filter(|(time, value)| (start..=at).contains(time) && !is_stale(*value))
                     .copied()
                     .collect();
                 (!inside.is_empty()).then(|| (labels.clone(), inside))
@@ -127,7 +152,7 @@ impl History {
     /// Copies the points of `other` for the metrics this history wants, so
     /// that a rule reload keeps what range functions need.
     pub fn keep_from(&mut self, other: &History) {
-        self.snapshots = other.snapshots.clone();
+        self.newest = other.newest;
         for (labels, points) in &other.series {
             let wanted = labels.get(METRIC_NAME).is_some_and(|name| self.wants(name));
             if wanted && self.series.len() < self.max_series {
@@ -278,9 +303,10 @@ mod tests {
         assert_eq!(times.first(), Some(&90_000));
         assert_eq!(times.last(), Some(&100_000));
         assert_eq!(times.len(), 11);
-        // Only the last minute is kept.
+        // Only the lookback of 5 minutes is kept, because the retention of
+        // 1 minute is shorter.
         let all = history.range(&selector("m"), 100_000, Duration::from_secs(600));
-        assert_eq!(all[0].1.len(), 61);
+        assert_eq!(all[0].1.len(), 101);
     }
 
     #[test]

@@ -5,6 +5,7 @@ pub mod engine;
 pub mod history;
 pub mod notify;
 pub mod promql;
+pub mod rule_tests;
 pub mod rules;
 mod runner;
 pub mod state;

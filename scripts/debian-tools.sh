@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs the Debian packages that the tests run against, when they are
+# missing: prometheus for promtool. Needs root, as on CI.
+set -euo pipefail
+
+missing=()
+command -v promtool > /dev/null || missing+=(prometheus)
+
+if [ "${#missing[@]}" -gt 0 ]; then
+    echo "installing Debian packages: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" > /dev/null
+fi
