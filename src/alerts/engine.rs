@@ -82,7 +82,7 @@ impl Engine {
     }
 
     /// Puts `files` in use. A rule whose file, group, name and expression are
-    /// unchanged keeps its pending and firing alerts; the history keeps its
+    /// unchanged keeps its pending and firing alerts. The history keeps its
     /// points for the metrics that the new rules still select.
     pub fn replace_rules(&mut self, files: Vec<RuleFile>) {
         let mut previous: BTreeMap<(PathBuf, String, String, String), RuleState> = BTreeMap::new();

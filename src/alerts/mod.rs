@@ -50,7 +50,8 @@ pub fn load_rules(settings: &config::Alerts) -> Result<Vec<RuleFile>, Vec<RuleEr
     }
 }
 
-/// What `/metrics` shows of the rule engine, updated after each evaluation.
+/// The rule engine's figures that `/metrics` shows, updated after each
+/// evaluation.
 #[derive(Debug, Default)]
 pub struct AlertsStatus {
     snapshot: Mutex<StatusSnapshot>,

@@ -73,7 +73,8 @@ fn reload(engine: &mut Engine, settings: &config::Alerts, trigger: &str) {
     }
 }
 
-/// The rule files that the patterns name now, with their modification times.
+/// Lists the rule files that the patterns name now, with their modification
+/// times.
 fn file_versions(patterns: &[String]) -> Vec<(PathBuf, Option<SystemTime>)> {
     let paths = expand_patterns(patterns, Path::new(".")).unwrap_or_default();
     paths
