@@ -35,8 +35,41 @@ fn validate_accepts_valid_file() {
     assert!(output.status.success(), "{output:?}");
     assert_eq!(
         String::from_utf8_lossy(&output.stdout),
-        "configuration is valid\n"
+        "configuration is valid; 8 alert rule(s) loaded\n"
     );
+}
+
+#[test]
+fn validate_reports_rule_file_problems() {
+    let folder = tempfile::tempdir().unwrap();
+    std::fs::write(
+        folder.path().join("rules.yaml"),
+        "groups:\n  - name: a\n    rules:\n      - alert: X\n        expr: x offset 5m > 1\n",
+    )
+    .unwrap();
+    let config = folder.path().join("burnrate.yaml");
+    std::fs::write(
+        &config,
+        "alerts: { rule_files: [rules.yaml, missing/*.yaml] }\n",
+    )
+    .unwrap();
+    let output = Command::new(BINARY)
+        .args(["validate", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("2 problem(s) in the alert rules"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("rules.yaml:4: group \"a\", rule \"X\""),
+        "{stderr}"
+    );
+    assert!(stderr.contains("`offset` is not supported"), "{stderr}");
+    assert!(stderr.contains("no rule file matches"), "{stderr}");
 }
 
 #[test]

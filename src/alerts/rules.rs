@@ -339,6 +339,17 @@ impl<'a> RuleLines<'a> {
 /// rule files they name, in order and without repeats. A pattern that names
 /// no file is an error, as a typo would otherwise disable rules silently.
 pub fn expand_patterns(patterns: &[String], base: &Path) -> Result<Vec<PathBuf>, Vec<RuleError>> {
+    let (files, problems) = expand_all(patterns, base);
+    if problems.is_empty() {
+        Ok(files)
+    } else {
+        Err(problems)
+    }
+}
+
+/// Expands `patterns` as [`expand_patterns`] does, and returns the files
+/// found along with the problems.
+fn expand_all(patterns: &[String], base: &Path) -> (Vec<PathBuf>, Vec<RuleError>) {
     let mut files = Vec::new();
     let mut problems = Vec::new();
     for pattern in patterns {
@@ -374,18 +385,13 @@ pub fn expand_patterns(patterns: &[String], base: &Path) -> Result<Vec<PathBuf>,
             }
         }
     }
-    if problems.is_empty() {
-        Ok(files)
-    } else {
-        Err(problems)
-    }
+    (files, problems)
 }
 
 /// Loads every rule file that `patterns` name and returns all problems found.
 pub fn load_all(patterns: &[String], base: &Path) -> Result<Vec<RuleFile>, Vec<RuleError>> {
-    let paths = expand_patterns(patterns, base)?;
+    let (paths, mut problems) = expand_all(patterns, base);
     let mut files = Vec::new();
-    let mut problems = Vec::new();
     for path in paths {
         match load_file(&path) {
             Ok(file) => files.push(file),
