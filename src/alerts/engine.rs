@@ -1,7 +1,7 @@
 //! The rule engine: loaded rule groups, their alert state and the sample
 //! history they read, evaluated on burnrate's own metrics.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
@@ -85,16 +85,14 @@ impl Engine {
     /// unchanged keeps its pending and firing alerts. The history keeps its
     /// points for the metrics that the new rules still select.
     pub fn replace_rules(&mut self, files: Vec<RuleFile>) {
-        let mut previous: BTreeMap<(PathBuf, String, String, String), RuleState> = BTreeMap::new();
+        // Matched as Prometheus matches rules across a reload: by file,
+        // group, alert name and labels, in order, so a changed expression
+        // keeps its alerts.
+        let mut previous: BTreeMap<StateKey, VecDeque<RuleState>> = BTreeMap::new();
         for group in self.groups.drain(..) {
             for loaded in group.rules {
-                let key = (
-                    group.file.clone(),
-                    group.name.clone(),
-                    loaded.rule.name.clone(),
-                    loaded.rule.expr_text.clone(),
-                );
-                previous.insert(key, loaded.state);
+                let key = state_key(&group.file, &group.name, &loaded.rule);
+                previous.entry(key).or_default().push_back(loaded.state);
             }
         }
 
@@ -113,13 +111,11 @@ impl Engine {
                     .map(|rule| {
                         promql::metric_names(&rule.expr, &mut names);
                         longest = longest.max(promql::longest_range(&rule.expr)).max(interval);
-                        let key = (
-                            file.path.clone(),
-                            name.clone(),
-                            rule.name.clone(),
-                            rule.expr_text.clone(),
-                        );
-                        let state = previous.remove(&key).unwrap_or_default();
+                        let key = state_key(&file.path, &name, &rule);
+                        let state = previous
+                            .get_mut(&key)
+                            .and_then(VecDeque::pop_front)
+                            .unwrap_or_default();
                         LoadedRule { rule, state }
                     })
                     .collect();
@@ -273,6 +269,14 @@ impl Engine {
     }
 }
 
+/// Identifies a rule across a reload: file, group, alert name and labels.
+type StateKey = (PathBuf, String, String, String);
+
+fn state_key(file: &std::path::Path, group: &str, rule: &AlertRule) -> StateKey {
+    let labels = format!("{:?}", rule.labels);
+    (file.to_owned(), group.to_owned(), rule.name.clone(), labels)
+}
+
 fn record_failure(stats: &mut EngineStats, group: &str, rule: &AlertRule, reason: &str) {
     *stats.failures.entry(rule.name.clone()).or_default() += 1;
     tracing::warn!(
@@ -381,8 +385,15 @@ mod tests {
             .collect();
         assert_eq!(kept, [0]);
 
+        // A changed threshold keeps the alert, as in Prometheus.
         let changed = text.replace("> 0.8", "> 0.7");
         let file = parse_rule_file(std::path::Path::new("rules.yaml"), &changed).unwrap();
+        engine.replace_rules(vec![file]);
+        assert_eq!(engine.alerts_of("High").count(), 1);
+
+        // Changed labels make it another rule.
+        let relabelled = format!("{text}        labels: {{ severity: page }}\n");
+        let file = parse_rule_file(std::path::Path::new("rules.yaml"), &relabelled).unwrap();
         engine.replace_rules(vec![file]);
         assert_eq!(engine.alerts_of("High").count(), 0);
     }

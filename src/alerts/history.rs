@@ -8,7 +8,10 @@ use std::time::Duration;
 use promql_parser::label::{MatchOp, Matcher};
 use promql_parser::parser::VectorSelector;
 
+use crate::log_throttle::LogThrottle;
 use crate::metrics::MetricSink;
+
+static DROPPED_LOG: LogThrottle = LogThrottle::new(Duration::from_secs(60));
 
 /// Label name of the metric name, as in Prometheus.
 pub const METRIC_NAME: &str = "__name__";
@@ -91,6 +94,13 @@ impl History {
         for (labels, value) in samples {
             if !self.series.contains_key(&labels) && self.series.len() >= self.max_series {
                 self.dropped_series += 1;
+                if let Some(suppressed) = DROPPED_LOG.check() {
+                    tracing::warn!(
+                        max_series = self.max_series,
+                        similar_warnings_suppressed = suppressed,
+                        "the rule history is full; new series are not kept and rules do not see them, raise alerts.max_history_series",
+                    );
+                }
                 continue;
             }
             self.series
@@ -153,6 +163,7 @@ impl History {
     /// that a rule reload keeps what range functions need.
     pub fn keep_from(&mut self, other: &History) {
         self.newest = other.newest;
+        self.dropped_series = other.dropped_series;
         for (labels, points) in &other.series {
             let wanted = labels.get(METRIC_NAME).is_some_and(|name| self.wants(name));
             if wanted && self.series.len() < self.max_series {

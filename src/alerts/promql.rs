@@ -467,6 +467,9 @@ fn one_to_one(
     modifier: Option<&BinModifier>,
     return_bool: bool,
 ) -> Result<Vec<Sample>, String> {
+    if left.is_empty() || right.is_empty() {
+        return Ok(Vec::new());
+    }
     let matching = modifier.and_then(|modifier| modifier.matching.as_ref());
     let mut right_by_signature: BTreeMap<Labels, f64> = BTreeMap::new();
     for sample in &right {
@@ -486,16 +489,17 @@ fn one_to_one(
         let Some(right_value) = right_by_signature.get(&signature) else {
             continue;
         };
+        let outcome = apply(op, sample.value, *right_value)?.unwrap_or(f64::NAN);
+        let comparison = is_comparison(op);
+        // Filtered out before the duplicate check, as in Prometheus.
+        if comparison && !return_bool && outcome != 1.0 {
+            continue;
+        }
         if matched.insert(signature.clone(), ()).is_some() {
             return Err(format!(
                 "multiple matches for labels {}: the left side of `{op}` has more than one series; group_left is not supported",
                 format_labels(&signature)
             ));
-        }
-        let outcome = apply(op, sample.value, *right_value)?.unwrap_or(f64::NAN);
-        let comparison = is_comparison(op);
-        if comparison && !return_bool && outcome != 1.0 {
-            continue;
         }
         let mut labels = sample.labels;
         if !comparison || return_bool {

@@ -159,7 +159,13 @@ fn alert_labels(rule: &AlertRule, sample: &Sample) -> (Labels, BTreeMap<String, 
     };
     let mut labels = series.clone();
     for (name, template) in &rule.labels {
-        labels.insert(name.clone(), template.render(&data));
+        // An empty value removes the label, as in Prometheus.
+        let value = template.render(&data);
+        if value.is_empty() {
+            labels.remove(name);
+        } else {
+            labels.insert(name.clone(), value);
+        }
     }
     labels.insert("alertname".to_owned(), rule.name.clone());
     let annotations = rule

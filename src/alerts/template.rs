@@ -304,36 +304,46 @@ pub fn humanize_duration(seconds: f64) -> String {
         let whole = seconds.abs() as u64;
         let (days, hours) = (whole / 86_400, whole / 3_600 % 24);
         let (minutes, rest) = (whole / 60 % 60, whole % 60);
-        let mut text = sign.to_owned();
-        if days > 0 {
-            let _ = write!(text, "{days}d ");
-        }
-        if days > 0 || hours > 0 {
-            let _ = write!(text, "{hours}h ");
-        }
-        if days > 0 || hours > 0 || minutes > 0 {
-            let _ = write!(text, "{minutes}m ");
-        }
-        let _ = write!(text, "{rest}s");
-        return text;
+        return if days > 0 {
+            format!("{sign}{days}d {hours}h {minutes}m {rest}s")
+        } else if hours > 0 {
+            format!("{sign}{hours}h {minutes}m {rest}s")
+        } else if minutes > 0 {
+            format!("{sign}{minutes}m {rest}s")
+        } else {
+            // Under a minute, 4 significant digits, as Prometheus shows them.
+            format!("{sign}{}s", format_g(seconds.abs(), 4))
+        };
     }
-    for (scale, unit) in [(1e3, "ms"), (1e6, "us"), (1e9, "ns")] {
-        let scaled = seconds * scale;
-        if scaled.abs() >= 1.0 || unit == "ns" {
-            return format!("{}{unit}", format_g(scaled, 4));
+    let mut value = seconds;
+    let mut prefix = "";
+    for next in ["m", "u", "n", "p", "f", "a", "z", "y"] {
+        if value.abs() >= 1.0 {
+            break;
         }
+        prefix = next;
+        value *= 1000.0;
     }
-    unreachable!("the last unit always returns")
+    format!("{}{prefix}s", format_g(value, 4))
 }
 
+/// Formats seconds since the Unix epoch as Go prints a UTC time:
+/// `2026-12-04 10:15:00.5 +0000 UTC`, with trailing zeros of the fraction
+/// removed.
 fn humanize_timestamp(seconds: f64) -> String {
     if !seconds.is_finite() {
         return format_g(seconds, 4);
     }
-    let nanos = (seconds * 1e9) as i64;
-    chrono::DateTime::from_timestamp_nanos(nanos)
-        .format("%Y-%m-%d %H:%M:%S%.f %z UTC")
-        .to_string()
+    let time = chrono::DateTime::from_timestamp_nanos((seconds * 1e9) as i64);
+    let mut text = time.format("%Y-%m-%d %H:%M:%S").to_string();
+    let nanos = time.timestamp_subsec_nanos();
+    if nanos > 0 {
+        let fraction = format!("{nanos:09}");
+        text.push('.');
+        text.push_str(fraction.trim_end_matches('0'));
+    }
+    text.push_str(" +0000 UTC");
+    text
 }
 
 fn title(text: &str) -> String {
@@ -384,11 +394,20 @@ fn trim_zeros(number: &str) -> &str {
     }
 }
 
+/// Formats a number as Go's `%v` does: the shortest digits that read back
+/// as the same value, in exponent form below 1e-4 and from 1e6 on.
 fn format_number(value: f64) -> String {
-    if value.is_finite() && value == value.trunc() && value.abs() < 1e15 {
-        format!("{}", value as i64)
+    if !value.is_finite() || value == 0.0 {
+        return format_g(value, 4);
+    }
+    let shortest = format!("{value:e}");
+    let (mantissa, exponent) = shortest.split_once('e').unwrap_or((&shortest, "0"));
+    let exponent: i32 = exponent.parse().unwrap_or(0);
+    if (-4..6).contains(&exponent) {
+        format!("{value}")
     } else {
-        format_g(value, 17)
+        let sign = if exponent < 0 { '-' } else { '+' };
+        format!("{mantissa}e{sign}{:02}", exponent.abs())
     }
 }
 
@@ -431,7 +450,13 @@ fn printf(format: &str, args: &[Datum]) -> Result<String, String> {
             'e' => {
                 let _ = write!(output, "{:.*e}", digits.unwrap_or(6), arg.number()?);
             }
-            'g' => output.push_str(&format_g(arg.number()?, digits.unwrap_or(17).max(1))),
+            'g' => {
+                let number = arg.number()?;
+                match digits {
+                    Some(digits) => output.push_str(&format_g(number, digits.max(1))),
+                    None => output.push_str(&format_number(number)),
+                }
+            }
             other => return Err(format!("printf verb %{other} is not supported")),
         }
     }
@@ -546,6 +571,21 @@ mod tests {
             ("{{ $value | humanizeDuration }}", 93784.0, "1d 2h 3m 4s"),
             ("{{ $value | humanizeDuration }}", 90.0, "1m 30s"),
             ("{{ $value | humanizeDuration }}", 0.25, "250ms"),
+            ("{{ $value | humanizeDuration }}", 12.7, "12.7s"),
+            ("{{ $value | humanizeDuration }}", 3600.0, "1h 0m 0s"),
+            ("{{ $value | humanizeDuration }}", 1e-10, "100ps"),
+            (
+                "{{ $value | humanizeTimestamp }}",
+                1_765_000_000.5,
+                "2025-12-06 05:46:40.5 +0000 UTC",
+            ),
+            ("{{ $value }}", 0.85, "0.85"),
+            ("{{ $value }}", 0.1, "0.1"),
+            ("{{ $value }}", 12.7, "12.7"),
+            ("{{ $value }}", 1_500_000.0, "1.5e+06"),
+            ("{{ $value }}", 123_456.0, "123456"),
+            ("{{ $value }}", 0.00001, "1e-05"),
+            (r#"{{ printf "%g" $value }}"#, 0.85, "0.85"),
             ("{{ $value | humanizeDuration }}", 0.0, "0s"),
             ("{{ humanize $value }}", 1500.0, "1.5k"),
             (r#"{{ printf "%.2f" $value }} USD"#, 12.3456, "12.35 USD"),

@@ -476,7 +476,8 @@ impl Ledger {
         match prices.cost_picos(&call.provider, priced_model, &usage) {
             Some(cost) => {
                 series.cost_picos += cost;
-                let day = local_day(call_observed_at, self.config.time_zone);
+                // A clock running ahead must not move spend into tomorrow.
+                let day = local_day(call.end_time.min(now.wall), self.config.time_zone);
                 series.spend.add(day, cost);
             }
             None => {

@@ -178,7 +178,7 @@ fn write_call_counters(
         ),
         (
             "burnrate_llm_late_calls_total",
-            "LLM calls whose span ended more than 60 seconds before it arrived; they count in every total but not in the per-minute gauges.",
+            "LLM calls whose span ended 60 seconds or more before it arrived; they count in every total but not in the per-minute gauges.",
             |state| state.late_calls as f64,
         ),
     ];

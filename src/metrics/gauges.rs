@@ -131,6 +131,11 @@ pub fn series_samples(
         })
     };
 
+    // The window counts the calls of every key of the series, so a rate per
+    // key is only known when the series has one.
+    let mut key_ids = state.limits.keys().map(|(key_id, _)| key_id);
+    let first_key = key_ids.next();
+    let one_key = key_ids.all(|key_id| Some(key_id) == first_key);
     for ((key_id, kind), snapshot) in &state.limits {
         let mut reading = snapshot.reading;
         // Once a window's reset time has passed, the provider has refilled it.
@@ -164,7 +169,7 @@ pub fn series_samples(
             );
         }
         let per_second = consumed(*kind, &window) as f64 / WINDOW_SECONDS as f64;
-        if let (Some(remaining), true) = (reading.remaining, per_second > 0.0) {
+        if let (Some(remaining), true) = (reading.remaining, one_key && per_second > 0.0) {
             push(
                 SeriesGauge::Exhaustion,
                 labels,

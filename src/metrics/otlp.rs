@@ -315,7 +315,7 @@ impl MetricSet {
             ),
             metric(
                 "burnrate.llm.late_calls",
-                "LLM calls whose span ended more than 60 seconds before it arrived.",
+                "LLM calls whose span ended 60 seconds or more before it arrived.",
                 "{request}",
                 sum(self.late_calls),
             ),

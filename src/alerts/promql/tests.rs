@@ -225,6 +225,31 @@ fn many_to_many_matching_is_an_error() {
 }
 
 #[test]
+fn comparison_filters_before_the_duplicate_check() {
+    let history = usage();
+    // Two left series match limit{svc="a"} on svc, but only one passes.
+    let history_with_extra = {
+        let mut names = BTreeSet::new();
+        names.insert("used".to_owned());
+        names.insert("limit".to_owned());
+        let mut extra = History::new(names, Duration::from_secs(3_600), 100);
+        extra.record(
+            15_000,
+            vec![
+                (labels_of(r#"used{svc="a",model="m1"}"#), 20.0),
+                (labels_of(r#"used{svc="a",model="m3"}"#), 500.0),
+                (labels_of(r#"limit{svc="a"}"#), 100.0),
+            ],
+        );
+        extra
+    };
+    let found = vector(&history_with_extra, "used > on(svc) limit", 15);
+    assert_eq!(found, [("svc=a".to_owned(), 500.0)]);
+    // An empty side matches nothing, even with duplicates on the other.
+    assert!(vector(&history, r#"limit / on() used{svc="none"}"#, 15).is_empty());
+}
+
+#[test]
 fn set_operators() {
     let history = usage();
     let cases: &[(&str, &[(&str, f64)])] = &[
