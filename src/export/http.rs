@@ -35,8 +35,11 @@ const MAX_RESPONSE_BODY_BYTES: usize = 64 * 1024;
 /// error message.
 const MAX_BODY_EXCERPT_CHARS: usize = 300;
 
+/// A pooled hyper client for `http://` and `https://` URLs.
+pub(crate) type PooledHttpClient = PooledClient<HttpsConnector<HttpConnector>, Full<Bytes>>;
+
 pub struct HttpClient {
-    client: PooledClient<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    client: PooledHttpClient,
     /// The request URL of each signal, indexed by `Signal as usize`.
     urls: [Uri; 3],
     headers: HeaderMap,
@@ -58,34 +61,8 @@ impl HttpClient {
             logs.map_err(setup_error)?,
         ];
 
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
-        connector.enforce_http(false);
         let https = base.scheme_str() == Some("https");
-        // An `http://` endpoint never uses the TLS settings, but the
-        // connector type needs some.
-        let tls = if https {
-            tls_config(&settings.tls)
-        } else {
-            rustls_builder().map(|builder| {
-                builder
-                    .with_root_certificates(rustls::RootCertStore::empty())
-                    .with_no_client_auth()
-            })
-        };
-        let tls = tls.map_err(setup_error)?;
-        let builder = HttpsConnectorBuilder::new().with_tls_config(tls);
-        // `https_only` turns a scheme mix-up into an error instead of plaintext.
-        let builder = if https {
-            builder.https_only()
-        } else {
-            builder.https_or_http()
-        };
-        let connector = builder
-            .enable_http1()
-            .enable_http2()
-            .wrap_connector(connector);
-        let client = PooledClient::builder(TokioExecutor::new()).build(connector);
+        let client = pooled_client(https, &settings.tls).map_err(setup_error)?;
 
         let mut headers = HeaderMap::new();
         for (name, value) in &settings.headers {
@@ -157,6 +134,38 @@ impl HttpClient {
     }
 }
 
+/// Builds a pooled client whose connections open on the first request. With
+/// `https`, it trusts the system roots plus `tls.ca_file` and rejects
+/// `http://` URLs; without it, it sends plaintext.
+pub(crate) fn pooled_client(https: bool, tls: &config::Tls) -> Result<PooledHttpClient, String> {
+    let mut connector = HttpConnector::new();
+    connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
+    connector.enforce_http(false);
+    // An `http://` endpoint never uses the TLS settings, but the
+    // connector type needs some.
+    let tls = if https {
+        tls_config(tls)
+    } else {
+        rustls_builder().map(|builder| {
+            builder
+                .with_root_certificates(rustls::RootCertStore::empty())
+                .with_no_client_auth()
+        })
+    }?;
+    let builder = HttpsConnectorBuilder::new().with_tls_config(tls);
+    // `https_only` turns a scheme mix-up into an error instead of plaintext.
+    let builder = if https {
+        builder.https_only()
+    } else {
+        builder.https_or_http()
+    };
+    let connector = builder
+        .enable_http1()
+        .enable_http2()
+        .wrap_connector(connector);
+    Ok(PooledClient::builder(TokioExecutor::new()).build(connector))
+}
+
 /// Builds the URL of one signal: the endpoint's path without a trailing
 /// slash, then `/v1/<signal>`.
 fn signal_url(base: &Uri, signal: Signal) -> Result<Uri, String> {
@@ -205,7 +214,7 @@ fn gzip(body: &[u8]) -> std::io::Result<Bytes> {
 /// Reads the status, headers and at most [`MAX_RESPONSE_BODY_BYTES`] of the
 /// body. A body that is too long or broken is read as empty, because the
 /// status decides whether the export succeeded.
-async fn read_response(response: Response<Incoming>) -> (StatusCode, HeaderMap, Bytes) {
+pub(crate) async fn read_response(response: Response<Incoming>) -> (StatusCode, HeaderMap, Bytes) {
     let (parts, body) = response.into_parts();
     let body = Limited::new(body, MAX_RESPONSE_BODY_BYTES)
         .collect()
@@ -227,7 +236,7 @@ fn content_type(headers: &HeaderMap) -> Option<String> {
 }
 
 /// Builds the error of a response that is not 2xx.
-fn response_error(
+pub(crate) fn response_error(
     status: StatusCode,
     headers: &HeaderMap,
     body: &[u8],
