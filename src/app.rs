@@ -9,6 +9,8 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::alerts::engine::Engine;
+use crate::alerts::notify::Dispatcher;
 use crate::api::{self, Readiness};
 use crate::config::{self, Config};
 use crate::export::{self, DropReason, ExportQueue, Shutdown};
@@ -117,6 +119,7 @@ pub async fn run(
     });
 
     let reload_task = pricing::spawn_reloader(reloader, stop_serving.clone());
+    let alerts_task = start_alerts(&config, pipeline.clone(), stop_receiving.clone())?;
 
     readiness.set(true);
     tracing::info!(
@@ -140,6 +143,9 @@ pub async fn run(
     let _ = grpc_task.await;
     let _ = http_task.await;
     if let Some(task) = metrics_export {
+        let _ = task.await;
+    }
+    if let Some(task) = alerts_task {
         let _ = task.await;
     }
 
@@ -220,6 +226,55 @@ fn export_own_metrics(
             }
         }
     })
+}
+
+/// Loads `alerts.rule_files` and evaluates them every tick, handing the
+/// results to the notifiers, until `stop`; then sends what the notifiers
+/// still hold within `service.shutdown_timeout`. Without rule files nothing
+/// starts.
+///
+/// NOTE: relative rule file paths are read from the working directory, and
+/// the embedded default rules are not loaded yet.
+fn start_alerts(
+    config: &Config,
+    pipeline: Arc<Pipeline>,
+    stop: CancellationToken,
+) -> Result<Option<JoinHandle<()>>, StartError> {
+    let alerts = &config.alerts;
+    if alerts.rule_files.is_empty() {
+        return Ok(None);
+    }
+    let base = std::env::current_dir().unwrap_or_default();
+    let files = crate::alerts::rules::load_all(&alerts.rule_files, &base).map_err(|errors| {
+        let problems = errors
+            .iter()
+            .map(|error| config::Problem::new("alerts.rule_files", error.to_string()))
+            .collect();
+        config::ConfigError::new(problems)
+    })?;
+    let mut engine = Engine::new(files, alerts.evaluation_interval, alerts.max_history_series);
+    let dispatcher = Dispatcher::new(&alerts.notifiers, pipeline.clone()).map_err(|message| {
+        config::ConfigError::new(vec![config::Problem::new("alerts.notifiers", message)])
+    })?;
+    let shutdown_timeout = config.service.shutdown_timeout;
+    tracing::info!(
+        rules = engine.rule_count(),
+        notifiers = alerts.notifiers.len(),
+        "alert rules loaded"
+    );
+    Ok(Some(tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(engine.tick_interval());
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = ticks.tick() => {}
+                () = stop.cancelled() => break,
+            }
+            let updates = engine.tick(&pipeline, SystemTime::now());
+            dispatcher.dispatch(&updates);
+        }
+        dispatcher.shutdown(shutdown_timeout).await;
+    })))
 }
 
 fn http_limits(settings: &config::HttpReceiver) -> HttpLimits {
