@@ -3,7 +3,7 @@
 # the end-to-end tests that drive the built binary with the real Python
 # anthropic and openai SDKs and a real rotel, and a short fuzzing run.
 # Installs what it needs: Python packages into a virtualenv under target/,
-# and cargo-fuzz under target/fuzz-tools/.
+# cargo-fuzz under target/fuzz-tools/, and Debian's Alertmanager.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -23,4 +23,5 @@ scripts/fuzz.sh
 echo "== end-to-end test with the real Python SDKs"
 cargo build --locked
 python="$(scripts/python-env.sh | tail -n 1)"
+scripts/alertmanager.sh
 BURNRATE_BIN="$PWD/target/debug/burnrate" "$python" -m pytest tests/e2e -v
