@@ -178,13 +178,8 @@ fn check_notifiers(notifiers: &[Notifier], problems: &mut Vec<Problem>) {
                 _ => "http://127.0.0.1:8080/alerts",
             };
             match parse_endpoint_url(&notifier.url) {
-                Ok(uri)
-                    if uri
-                        .authority()
-                        .is_some_and(|authority| authority.as_str().contains('@')) =>
-                {
-                    let message = "contains credentials before '@', which burnrate does not send; remove them and set a header instead, such as `authorization: Basic ...`";
-                    problems.push(Problem::new(&field("url"), message));
+                Ok(uri) if has_credentials(&uri) => {
+                    problems.push(Problem::new(&field("url"), CREDENTIALS_IN_URL));
                 }
                 Ok(_) => {}
                 Err(_) if notifier.url.is_empty() => {
@@ -362,15 +357,10 @@ pub(super) fn check_exporter(path: &str, exporter: &Exporter, problems: &mut Vec
         ));
     }
     match parse_endpoint_url(&exporter.endpoint) {
-        Ok(uri)
-            if uri
-                .authority()
-                .is_some_and(|authority| authority.as_str().contains('@')) =>
-        {
+        Ok(uri) if has_credentials(&uri) => {
             // The endpoint contains a secret, so this message does not repeat
             // it, and the checks whose messages would are skipped.
-            let message = "contains credentials before '@', which burnrate does not send; remove them and set a header instead, such as `authorization: Basic ...`";
-            problems.push(Problem::new(&field("endpoint"), message));
+            problems.push(Problem::new(&field("endpoint"), CREDENTIALS_IN_URL));
         }
         Ok(uri) => {
             if exporter.protocol == Protocol::HttpProtobuf {
@@ -464,6 +454,15 @@ pub(super) fn check_exporter(path: &str, exporter: &Exporter, problems: &mut Vec
             "must not be greater than `max_interval`",
         ));
     }
+}
+
+/// The problem of a URL with `user:password@` in it. It does not repeat the
+/// URL, which contains a secret.
+const CREDENTIALS_IN_URL: &str = "contains credentials before '@', which burnrate does not send; remove them and set a header instead, such as `authorization: Basic ...`";
+
+fn has_credentials(uri: &http::Uri) -> bool {
+    uri.authority()
+        .is_some_and(|authority| authority.as_str().contains('@'))
 }
 
 /// Returns whether burnrate sets header `name` itself, so a configured value

@@ -100,28 +100,15 @@ impl HttpClient {
                 message: format!("gzip compression failed: {error}"),
             })?,
         };
-        let mut request = Request::new(Full::new(body));
-        *request.method_mut() = Method::POST;
-        *request.uri_mut() = url.clone();
-        *request.headers_mut() = self.headers.clone();
-
-        let attempt = async {
-            match self.client.request(request).await {
-                Ok(response) => Ok(read_response(response).await),
-                Err(error) => Err(ExportError::Transport {
-                    message: format!("request to {url} failed: {}", client::error_chain(&error)),
-                }),
-            }
-        };
-        let timed_out = |_| ExportError::Transport {
-            message: format!(
-                "no response from {url} within {} (the exporter's `timeout`)",
-                humantime::format_duration(self.timeout)
-            ),
-        };
-        let (status, headers, body) = tokio::time::timeout(self.timeout, attempt)
-            .await
-            .map_err(timed_out)??;
+        let (status, headers, body) = post(
+            &self.client,
+            url,
+            self.headers.clone(),
+            body,
+            self.timeout,
+            "exporter",
+        )
+        .await?;
 
         if status.is_success() {
             return Ok(if is_protobuf(&headers) {
@@ -164,6 +151,41 @@ pub(crate) fn pooled_client(https: bool, tls: &config::Tls) -> Result<PooledHttp
         .enable_http2()
         .wrap_connector(connector);
     Ok(PooledClient::builder(TokioExecutor::new()).build(connector))
+}
+
+/// Sends one POST and reads the response. `timeout` covers the attempt from
+/// connecting to reading the response, and `owner` ("exporter" or
+/// "notifier") names whose `timeout` it is in the error.
+pub(crate) async fn post(
+    client: &PooledHttpClient,
+    url: &Uri,
+    headers: HeaderMap,
+    body: Bytes,
+    timeout: Duration,
+    owner: &str,
+) -> Result<(StatusCode, HeaderMap, Bytes), ExportError> {
+    let mut request = Request::new(Full::new(body));
+    *request.method_mut() = Method::POST;
+    *request.uri_mut() = url.clone();
+    *request.headers_mut() = headers;
+
+    let attempt = async {
+        match client.request(request).await {
+            Ok(response) => Ok(read_response(response).await),
+            Err(error) => Err(ExportError::Transport {
+                message: format!("request to {url} failed: {}", client::error_chain(&error)),
+            }),
+        }
+    };
+    let timed_out = |_| ExportError::Transport {
+        message: format!(
+            "no response from {url} within {} (the {owner}'s `timeout`)",
+            humantime::format_duration(timeout)
+        ),
+    };
+    tokio::time::timeout(timeout, attempt)
+        .await
+        .map_err(timed_out)?
 }
 
 /// Builds the URL of one signal: the endpoint's path without a trailing
@@ -214,7 +236,7 @@ fn gzip(body: &[u8]) -> std::io::Result<Bytes> {
 /// Reads the status, headers and at most [`MAX_RESPONSE_BODY_BYTES`] of the
 /// body. A body that is too long or broken is read as empty, because the
 /// status decides whether the export succeeded.
-pub(crate) async fn read_response(response: Response<Incoming>) -> (StatusCode, HeaderMap, Bytes) {
+async fn read_response(response: Response<Incoming>) -> (StatusCode, HeaderMap, Bytes) {
     let (parts, body) = response.into_parts();
     let body = Limited::new(body, MAX_RESPONSE_BODY_BYTES)
         .collect()

@@ -7,16 +7,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
+use http::Uri;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use http::{Method, Request, Uri};
-use http_body_util::Full;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Notifier, NotifierKind, RetryOnFailure, Tls};
-use crate::export::client::{ExportError, USER_AGENT, error_chain};
-use crate::export::http::{PooledHttpClient, pooled_client, read_response, response_error};
+use crate::export::client::{ExportError, USER_AGENT};
+use crate::export::http::{PooledHttpClient, pooled_client, post, response_error};
 use crate::export::retry::Backoff;
 use crate::log_throttle::LogThrottle;
 
@@ -243,31 +242,17 @@ impl Worker {
         }
     }
 
-    /// Sends one POST; `timeout` covers the attempt from connecting to
-    /// reading the response.
     async fn attempt(&self, body: Bytes) -> Result<(), ExportError> {
-        let mut request = Request::new(Full::new(body));
-        *request.method_mut() = Method::POST;
-        *request.uri_mut() = self.url.clone();
-        *request.headers_mut() = self.headers.clone();
-        let url = &self.url;
-        let attempt = async {
-            match self.client.request(request).await {
-                Ok(response) => Ok(read_response(response).await),
-                Err(error) => Err(ExportError::Transport {
-                    message: format!("request to {url} failed: {}", error_chain(&error)),
-                }),
-            }
-        };
-        let timed_out = |_| ExportError::Transport {
-            message: format!(
-                "no response from {url} within {} (the notifier's `timeout`)",
-                humantime::format_duration(self.timeout)
-            ),
-        };
-        let (status, headers, body) = tokio::time::timeout(self.timeout, attempt)
-            .await
-            .map_err(timed_out)??;
+        let headers = self.headers.clone();
+        let (status, headers, body) = post(
+            &self.client,
+            &self.url,
+            headers,
+            body,
+            self.timeout,
+            "notifier",
+        )
+        .await?;
         if status.is_success() {
             return Ok(());
         }
