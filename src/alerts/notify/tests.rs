@@ -381,7 +381,7 @@ fn empty_pipeline() -> Arc<Pipeline> {
 /// request body and stops after `max_requests`.
 struct ScriptedServer {
     url: String,
-    bodies: Arc<Mutex<Vec<String>>>,
+    bodies: Arc<Mutex<Vec<Vec<u8>>>>,
 }
 
 impl ScriptedServer {
@@ -414,7 +414,7 @@ impl ScriptedServer {
 }
 
 /// Reads one HTTP/1.1 request with a `content-length` and returns its body.
-async fn read_request_body(stream: &mut tokio::net::TcpStream) -> String {
+async fn read_request_body(stream: &mut tokio::net::TcpStream) -> Vec<u8> {
     let mut data = Vec::new();
     let mut buffer = [0_u8; 4096];
     loop {
@@ -429,11 +429,11 @@ async fn read_request_body(stream: &mut tokio::net::TcpStream) -> String {
                 })
                 .unwrap_or(0);
             if data.len() >= end + 4 + length {
-                return String::from_utf8_lossy(&data[end + 4..end + 4 + length]).into_owned();
+                return data[end + 4..end + 4 + length].to_vec();
             }
         }
         match stream.read(&mut buffer).await {
-            Ok(0) | Err(_) => return String::new(),
+            Ok(0) | Err(_) => return Vec::new(),
             Ok(read) => data.extend_from_slice(&buffer[..read]),
         }
     }
@@ -461,17 +461,24 @@ fn http_notifier(url: &str, max_retry_time: Duration) -> Notifier {
     }
 }
 
-#[tokio::test]
-async fn webhook_retries_then_succeeds() {
-    let server = ScriptedServer::start(vec![503, 500, 200], 3).await;
-    let settings = [http_notifier(&server.url, Duration::from_secs(5))];
-    let dispatcher =
-        Dispatcher::with_backoff(&settings, empty_pipeline(), Duration::from_millis(20)).unwrap();
+/// Starts a webhook notifier for `server` with a short backoff and hands it
+/// one fired alert.
+fn dispatch_fired(server: &ScriptedServer, max_retry_time: Duration) -> Dispatcher {
+    let settings = [http_notifier(&server.url, max_retry_time)];
+    let backoff = Duration::from_millis(20);
+    let dispatcher = Dispatcher::with_backoff(&settings, empty_pipeline(), backoff).unwrap();
     let fired = update(
         T0,
         vec![(firing_alert("checkout"), Some(Transition::Fired))],
     );
     dispatcher.dispatch(&[fired]);
+    dispatcher
+}
+
+#[tokio::test]
+async fn webhook_retries_then_succeeds() {
+    let server = ScriptedServer::start(vec![503, 500, 200], 3).await;
+    let dispatcher = dispatch_fired(&server, Duration::from_secs(5));
 
     let stats = dispatcher.notifiers[0].stats.clone();
     assert!(wait_for(|| stats.sent.load(Ordering::Relaxed) == 1).await);
@@ -479,7 +486,7 @@ async fn webhook_retries_then_succeeds() {
     assert_eq!(stats.dropped.load(Ordering::Relaxed), 0);
     let bodies = server.bodies.lock().unwrap().clone();
     assert_eq!(bodies.len(), 3);
-    let document: serde_json::Value = serde_json::from_str(&bodies[2]).unwrap();
+    let document: serde_json::Value = serde_json::from_slice(&bodies[2]).unwrap();
     assert_eq!(document["receiver"], "hook");
     assert_eq!(document["alerts"][0]["labels"]["service_name"], "checkout");
 
@@ -500,14 +507,7 @@ async fn webhook_retries_then_succeeds() {
 #[tokio::test]
 async fn webhook_dropped_after_max_retry_time() {
     let server = ScriptedServer::start(vec![503], 50).await;
-    let settings = [http_notifier(&server.url, Duration::from_millis(500))];
-    let dispatcher =
-        Dispatcher::with_backoff(&settings, empty_pipeline(), Duration::from_millis(40)).unwrap();
-    let fired = update(
-        T0,
-        vec![(firing_alert("checkout"), Some(Transition::Fired))],
-    );
-    dispatcher.dispatch(&[fired]);
+    let dispatcher = dispatch_fired(&server, Duration::from_millis(500));
 
     let stats = dispatcher.notifiers[0].stats.clone();
     assert!(wait_for(|| stats.dropped.load(Ordering::Relaxed) == 1).await);
@@ -522,14 +522,7 @@ async fn webhook_dropped_after_max_retry_time() {
 #[tokio::test]
 async fn permanent_error_is_failed_without_retry() {
     let server = ScriptedServer::start(vec![400], 5).await;
-    let settings = [http_notifier(&server.url, Duration::from_secs(5))];
-    let dispatcher =
-        Dispatcher::with_backoff(&settings, empty_pipeline(), Duration::from_millis(20)).unwrap();
-    let fired = update(
-        T0,
-        vec![(firing_alert("checkout"), Some(Transition::Fired))],
-    );
-    dispatcher.dispatch(&[fired]);
+    let dispatcher = dispatch_fired(&server, Duration::from_secs(5));
 
     let stats = dispatcher.notifiers[0].stats.clone();
     assert!(wait_for(|| stats.failed.load(Ordering::Relaxed) == 1).await);
@@ -557,7 +550,7 @@ async fn alertmanager_posts_to_api_path() {
     let stats = dispatcher.notifiers[0].stats.clone();
     assert!(wait_for(|| stats.sent.load(Ordering::Relaxed) == 1).await);
     let bodies = server.bodies.lock().unwrap().clone();
-    let document: serde_json::Value = serde_json::from_str(&bodies[0]).unwrap();
+    let document: serde_json::Value = serde_json::from_slice(&bodies[0]).unwrap();
     // Valid for 4 × max(1m resend delay, 15s interval) after the evaluation.
     assert_eq!(document[0]["endsAt"], "2025-12-04T16:04:00.000Z");
     dispatcher.shutdown(Duration::from_secs(1)).await;
@@ -594,4 +587,48 @@ async fn otlp_notifier_without_log_exporter_drops() {
     let stats = &dispatcher.notifiers[0].stats;
     assert_eq!(stats.dropped.load(Ordering::Relaxed), 2);
     assert_eq!(stats.sent.load(Ordering::Relaxed), 0);
+}
+
+#[tokio::test]
+async fn otlp_notifier_sends_log_records() {
+    use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+    use prost::Message as _;
+
+    let server = ScriptedServer::start(vec![200], 1).await;
+    let exporter = crate::config::Exporter {
+        name: "backend".to_owned(),
+        endpoint: server.url.trim_end_matches("/hook").to_owned(),
+        protocol: crate::config::Protocol::HttpProtobuf,
+        signals: vec![Signal::Logs],
+        ..crate::config::Exporter::default()
+    };
+    let shutdown = crate::export::Shutdown::default();
+    let (queue, task) = crate::export::spawn(&exporter, shutdown.clone()).unwrap();
+    let ledger = Arc::new(Ledger::new(Prices::embedded()));
+    let pipeline = Arc::new(Pipeline::new(ledger, vec![queue], 256));
+    let settings = [Notifier {
+        name: "backend-logs".to_owned(),
+        kind: NotifierKind::Otlp,
+        ..Notifier::default()
+    }];
+    let dispatcher = Dispatcher::new(&settings, pipeline).unwrap();
+    let fired = update(
+        T0,
+        vec![(firing_alert("checkout"), Some(Transition::Fired))],
+    );
+    dispatcher.dispatch(&[fired]);
+
+    let bodies = server.bodies.clone();
+    assert!(wait_for(|| !bodies.lock().unwrap().is_empty()).await);
+    let body = bodies.lock().unwrap()[0].clone();
+    let request = ExportLogsServiceRequest::decode(&body[..]).unwrap();
+    let records = &request.resource_logs[0].scope_logs[0].log_records;
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].event_name, "burnrate.alert");
+    assert_eq!(attribute(&records[0], "alert.state"), Some("firing"));
+    let stats = &dispatcher.notifiers[0].stats;
+    assert_eq!(stats.sent.load(Ordering::Relaxed), 1);
+
+    shutdown.drain.cancel();
+    let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
 }
