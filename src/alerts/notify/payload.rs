@@ -6,13 +6,14 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, SecondsFormat};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
+use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, any_value};
 use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs, SeverityNumber};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use serde_json::{Value, json};
 
 use crate::alerts::history::Labels;
 use crate::alerts::state::{Alert, AlertState};
+use crate::metrics::otlp::string_attribute;
 
 /// The time that Alertmanager's webhook payload gives a firing alert's
 /// `endsAt`: Go's zero `time.Time`.
@@ -191,16 +192,6 @@ pub fn postable_alerts(alerts: &[&Alert], valid_until: i64) -> Value {
     Value::Array(entries)
 }
 
-fn string_attribute(key: String, value: &str) -> KeyValue {
-    KeyValue {
-        key,
-        value: Some(AnyValue {
-            value: Some(any_value::Value::StringValue(value.to_owned())),
-        }),
-        ..KeyValue::default()
-    }
-}
-
 /// Builds one OTLP log record for an alert notified at `at` (milliseconds):
 /// WARN while it fires, INFO once resolved, with its summary as the body.
 /// The attributes are `alert.state`, `alert.fingerprint`, each label as
@@ -212,14 +203,14 @@ pub fn log_record(alert: &Alert, at: i64) -> LogRecord {
         (SeverityNumber::Warn, "WARN")
     };
     let mut attributes = vec![
-        string_attribute("alert.state".to_owned(), status(alert)),
-        string_attribute("alert.fingerprint".to_owned(), &fingerprint(&alert.labels)),
+        string_attribute("alert.state", status(alert)),
+        string_attribute("alert.fingerprint", &fingerprint(&alert.labels)),
     ];
     for (name, value) in &alert.labels {
-        attributes.push(string_attribute(format!("alert.label.{name}"), value));
+        attributes.push(string_attribute(&format!("alert.label.{name}"), value));
     }
     for (name, value) in &alert.annotations {
-        attributes.push(string_attribute(format!("alert.annotation.{name}"), value));
+        attributes.push(string_attribute(&format!("alert.annotation.{name}"), value));
     }
     let nanos = u64::try_from(at).unwrap_or(0).saturating_mul(1_000_000);
     LogRecord {
@@ -242,7 +233,7 @@ pub fn logs_request(records: Vec<LogRecord>) -> ExportLogsServiceRequest {
     ExportLogsServiceRequest {
         resource_logs: vec![ResourceLogs {
             resource: Some(Resource {
-                attributes: vec![string_attribute("service.name".to_owned(), "burnrate")],
+                attributes: vec![string_attribute("service.name", "burnrate")],
                 ..Resource::default()
             }),
             scope_logs: vec![ScopeLogs {
