@@ -36,8 +36,8 @@ pub struct NotifierStats {
     pub sent: AtomicU64,
     /// Given up after a response with a permanent error status.
     pub failed: AtomicU64,
-    /// Given up after `max_retry_time`, because the queue was full, or at
-    /// shutdown.
+    /// Given up after `max_retry_time`, because the queue was full, at
+    /// shutdown, or (`otlp`) because no exporter takes logs.
     pub dropped: AtomicU64,
     /// Attempts that failed and were retried.
     pub retries: AtomicU64,
@@ -144,7 +144,7 @@ struct Worker {
     abort: CancellationToken,
 }
 
-/// How the delivery of one request ended.
+/// The result of one request's delivery.
 enum Outcome {
     Sent,
     Failed,

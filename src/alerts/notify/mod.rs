@@ -218,7 +218,8 @@ impl NotifierState {
             }
         }
 
-        // The engine forgets resolved alerts after a while; so does this.
+        // The engine drops resolved alerts after a retention time, and their
+        // sent times go with them.
         let present: BTreeSet<&Labels> = update
             .alerts
             .iter()
@@ -280,9 +281,9 @@ impl NotifierState {
                 }
             }
             NotifierKind::Alertmanager => {
-                // As Prometheus does: firing alerts stay valid for four
-                // resend delays or evaluation intervals, so one lost request
-                // does not resolve them in Alertmanager.
+                // As Prometheus does: firing alerts stay valid for four times
+                // the larger of the resend delay and the group's interval, so
+                // one lost request does not resolve them in Alertmanager.
                 let repeat = self.settings.repeat_interval();
                 let validity = repeat.max(update.interval) * 4;
                 let valid_until = update.at + validity.as_millis() as i64;

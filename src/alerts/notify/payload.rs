@@ -37,7 +37,8 @@ fn starts_at(alert: &Alert) -> i64 {
 
 /// Returns Alertmanager's fingerprint of a label set: 64-bit FNV-1a over the
 /// label names and values in name order, each followed by the byte 0xff, as
-/// 16 hex digits (`model.LabelSet.Fingerprint` in prometheus/common).
+/// 16 hex digits. tests/e2e/test_alertmanager.py checks it against the
+/// fingerprint that Alertmanager 0.25 returns for the same labels.
 pub fn fingerprint(labels: &Labels) -> String {
     const OFFSET: u64 = 14_695_981_039_346_656_037;
     const PRIME: u64 = 1_099_511_628_211;
