@@ -376,6 +376,11 @@ fn empty_pipeline() -> Arc<Pipeline> {
     Arc::new(Pipeline::new(ledger, Vec::new(), 256))
 }
 
+/// A status in a [`ScriptedServer`] script: read the request, then hold the
+/// connection for [`HOLD_TIME`] without a response.
+const NO_RESPONSE: u16 = 0;
+const HOLD_TIME: Duration = Duration::from_secs(3);
+
 /// A local HTTP server that responds to the n-th request with the n-th status of
 /// its script, and the last status after the script ends. It stores each
 /// request body and stops after `max_requests`.
@@ -395,18 +400,27 @@ impl ScriptedServer {
                 let Ok((mut stream, _)) = listener.accept().await else {
                     return;
                 };
-                let body = read_request_body(&mut stream).await;
-                stored.lock().unwrap().push(body);
                 let status = statuses
                     .get(index)
                     .or(statuses.last())
                     .copied()
                     .unwrap_or(200);
-                let response = format!(
-                    "HTTP/1.1 {status} Scripted\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
-                );
-                let _ = stream.write_all(response.as_bytes()).await;
-                let _ = stream.shutdown().await;
+                let stored = stored.clone();
+                // Each connection is served by its own task, so one that is
+                // held open does not delay the next.
+                tokio::spawn(async move {
+                    let body = read_request_body(&mut stream).await;
+                    stored.lock().unwrap().push(body);
+                    if status == NO_RESPONSE {
+                        tokio::time::sleep(HOLD_TIME).await;
+                        return;
+                    }
+                    let response = format!(
+                        "HTTP/1.1 {status} Scripted\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                    );
+                    let _ = stream.write_all(response.as_bytes()).await;
+                    let _ = stream.shutdown().await;
+                });
             }
         });
         ScriptedServer { url, bodies }
@@ -631,4 +645,49 @@ async fn otlp_notifier_sends_log_records() {
 
     shutdown.drain.cancel();
     let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+}
+
+#[tokio::test]
+async fn attempt_timeout_is_retried() {
+    let server = ScriptedServer::start(vec![NO_RESPONSE, 200], 2).await;
+    // `http_notifier` sets a 500 ms timeout, far below HOLD_TIME.
+    let dispatcher = dispatch_fired(&server, Duration::from_secs(5));
+
+    let stats = dispatcher.notifiers[0].stats.clone();
+    assert!(wait_for(|| stats.sent.load(Ordering::Relaxed) == 1).await);
+    assert_eq!(stats.retries.load(Ordering::Relaxed), 1);
+    dispatcher.shutdown(Duration::from_secs(1)).await;
+}
+
+#[tokio::test]
+async fn shutdown_deadline_drops_queued_requests() {
+    let server = ScriptedServer::start(vec![503], 100).await;
+    let dispatcher = dispatch_fired(&server, Duration::from_secs(30));
+    let more = update(T0, vec![(firing_alert("search"), Some(Transition::Fired))]);
+    dispatcher.dispatch(std::slice::from_ref(&more));
+    dispatcher.dispatch(&[more]);
+    let stats = dispatcher.notifiers[0].stats.clone();
+
+    dispatcher.shutdown(Duration::from_millis(200)).await;
+    // One request in retry and two queued, all given up at the deadline.
+    assert_eq!(stats.dropped.load(Ordering::Relaxed), 3);
+    assert_eq!(stats.sent.load(Ordering::Relaxed), 0);
+}
+
+#[tokio::test]
+async fn full_queue_drops_requests() {
+    let server = ScriptedServer::start(vec![NO_RESPONSE], 5).await;
+    let dispatcher = dispatch_fired(&server, Duration::from_secs(30));
+    let more = update(T0, vec![(firing_alert("search"), Some(Transition::Fired))]);
+    let extra = delivery::QUEUE_CAPACITY + 10;
+    for _ in 0..extra {
+        dispatcher.dispatch(std::slice::from_ref(&more));
+    }
+    let stats = dispatcher.notifiers[0].stats.clone();
+
+    // Of the QUEUE_CAPACITY + 11 requests, at most one is in flight and
+    // QUEUE_CAPACITY wait, so at least 10 are dropped at once.
+    let dropped = stats.dropped.load(Ordering::Relaxed);
+    assert!(dropped >= 10, "{dropped} dropped");
+    dispatcher.shutdown(Duration::from_millis(100)).await;
 }
