@@ -95,6 +95,8 @@ pub fn spawn(
 ) -> Result<(Sender, JoinHandle<()>), String> {
     let url = request_url(settings)?;
     let https = url.scheme_str() == Some("https");
+    // NOTE: notifiers have no `tls` setting yet, so an https:// receiver
+    // must have a certificate that the system roots trust.
     let client = pooled_client(https, &Tls::default())?;
     let mut headers = HeaderMap::new();
     for (name, value) in &settings.headers {
