@@ -3,7 +3,8 @@
 # the end-to-end tests that drive the built binary with the real Python
 # anthropic and openai SDKs and a real rotel, and a short fuzzing run.
 # Installs what it needs: Python packages into a virtualenv under target/,
-# cargo-fuzz under target/fuzz-tools/, and Debian's prometheus for promtool.
+# cargo-fuzz under target/fuzz-tools/, and Debian's prometheus (for promtool)
+# and Alertmanager.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 

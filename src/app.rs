@@ -136,14 +136,24 @@ pub async fn run(
         config.alerts.evaluation_interval,
         config.alerts.max_history_series,
     );
-    let dispatcher = Dispatcher::new(&config.alerts.notifiers).map_err(StartError::Notifier)?;
+    let dispatcher = Dispatcher::new(&config.alerts.notifiers, pipeline.clone())
+        .map_err(StartError::Notifier)?;
     pipeline.alerts.update(&engine);
+    pipeline.alerts.set_notifiers(dispatcher.metrics());
+    tracing::info!(
+        rules = engine.rule_count(),
+        notifiers = config.alerts.notifiers.len(),
+        "alert rules loaded"
+    );
+    // Stopped with the receivers, so that alerts sent as OTLP log records
+    // are drained with the export queues.
     let rules_task = alerts::spawn_rule_runner(
         engine,
         dispatcher,
         config.alerts.clone(),
         pipeline.clone(),
-        stop_serving.clone(),
+        stop_receiving.clone(),
+        config.service.shutdown_timeout,
     );
 
     readiness.set(true);
@@ -170,6 +180,7 @@ pub async fn run(
     if let Some(task) = metrics_export {
         let _ = task.await;
     }
+    let _ = rules_task.await;
 
     drain_exporters(
         &queues,
@@ -182,7 +193,6 @@ pub async fn run(
     let _ = metrics_task.await;
     let _ = admin_task.await;
     let _ = reload_task.await;
-    let _ = rules_task.await;
     tracing::info!("burnrate stopped");
     Ok(())
 }
@@ -251,6 +261,13 @@ fn export_own_metrics(
     })
 }
 
+/// Loads `alerts.rule_files` and evaluates them every tick, handing the
+/// results to the notifiers, until `stop`; then sends what the notifiers
+/// still hold within `service.shutdown_timeout`. Without rule files nothing
+/// starts.
+///
+/// NOTE: relative rule file paths are read from the working directory, and
+/// the embedded default rules are not loaded yet.
 fn http_limits(settings: &config::HttpReceiver) -> HttpLimits {
     HttpLimits {
         max_body_bytes: settings.max_request_body_size_mib as usize * MIB,

@@ -18,6 +18,7 @@ use std::sync::Mutex;
 use crate::config;
 use crate::metrics::MetricSink;
 use engine::{Engine, EngineStats};
+use notify::NotifierMetrics;
 use rules::{RuleError, RuleFile};
 use state::AlertState;
 
@@ -55,6 +56,7 @@ pub fn load_rules(settings: &config::Alerts) -> Result<Vec<RuleFile>, Vec<RuleEr
 #[derive(Debug, Default)]
 pub struct AlertsStatus {
     snapshot: Mutex<StatusSnapshot>,
+    notifiers: Mutex<NotifierMetrics>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -82,8 +84,21 @@ impl AlertsStatus {
         }
     }
 
-    /// Writes the `burnrate_alerts_*` families of the engine.
+    /// Shows the counters of `notifiers` from now on.
+    pub fn set_notifiers(&self, notifiers: NotifierMetrics) {
+        match self.notifiers.lock() {
+            Ok(mut current) => *current = notifiers,
+            Err(poisoned) => *poisoned.into_inner() = notifiers,
+        }
+    }
+
+    /// Writes the `burnrate_alerts_*` families of the engine and notifiers.
     pub fn write_metrics(&self, writer: &mut dyn MetricSink) {
+        let notifiers = match self.notifiers.lock() {
+            Ok(notifiers) => notifiers.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        };
+        notifiers.write_metrics(writer);
         let snapshot = match self.snapshot.lock() {
             Ok(snapshot) => snapshot.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),

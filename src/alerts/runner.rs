@@ -18,12 +18,14 @@ use crate::pricing::reload::{hangup_signals, next_hangup};
 /// Runs `engine` until `stop` is cancelled: a tick every
 /// `engine.tick_interval()`, whose updates go to `dispatcher`, and a reload
 /// of the rules on SIGHUP or when a rule file's modification time changes.
+/// At `stop`, the notifiers get `shutdown_timeout` to deliver what they hold.
 pub fn spawn_rule_runner(
     mut engine: Engine,
     dispatcher: Dispatcher,
     settings: config::Alerts,
     pipeline: Arc<Pipeline>,
     stop: CancellationToken,
+    shutdown_timeout: Duration,
 ) -> JoinHandle<()> {
     let mut hangups = hangup_signals("rule files");
     tokio::spawn(async move {
@@ -48,6 +50,7 @@ pub fn spawn_rule_runner(
             }
             pipeline.alerts.update(&engine);
         }
+        dispatcher.shutdown(shutdown_timeout).await;
     })
 }
 

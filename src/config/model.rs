@@ -247,11 +247,14 @@ pub struct Notifier {
     /// Deadline of one delivery attempt.
     #[serde(with = "humantime_serde")]
     pub timeout: Duration,
-    /// How often a firing alert is notified again while it fires. For
-    /// Alertmanager, how often firing alerts are sent again, as Prometheus
-    /// resends them.
-    #[serde(with = "humantime_serde")]
-    pub repeat_interval: Duration,
+    /// How often a firing alert is notified again while it fires; 4h when
+    /// unset. For `alertmanager` it is the resend delay instead: firing and
+    /// recently resolved alerts are sent again at this interval, as
+    /// Prometheus does, and Alertmanager's own route decides how often a
+    /// person is notified. Unset, it is 1m there. Read it with
+    /// [`Notifier::repeat_interval`].
+    #[serde(deserialize_with = "humantime_serde::deserialize_some")]
+    pub repeat_interval: Option<Duration>,
     /// Whether resolved alerts are notified.
     pub send_resolved: bool,
     /// How long a failed delivery is retried before it is dropped.
@@ -268,10 +271,25 @@ impl Default for Notifier {
             selector: String::new(),
             headers: BTreeMap::new(),
             timeout: Duration::from_secs(10),
-            repeat_interval: Duration::from_secs(4 * 3600),
+            repeat_interval: None,
             send_resolved: true,
             max_retry_time: Duration::from_secs(300),
         }
+    }
+}
+
+impl Notifier {
+    /// Default repeat interval of the kinds that notify people.
+    pub const DEFAULT_REPEAT_INTERVAL: Duration = Duration::from_secs(4 * 3600);
+    /// Default resend delay of `alertmanager`, Prometheus's default.
+    pub const DEFAULT_RESEND_DELAY: Duration = Duration::from_secs(60);
+
+    /// Returns the configured `repeat_interval`, or the kind's default.
+    pub fn repeat_interval(&self) -> Duration {
+        self.repeat_interval.unwrap_or(match self.kind {
+            NotifierKind::Alertmanager => Notifier::DEFAULT_RESEND_DELAY,
+            _ => Notifier::DEFAULT_REPEAT_INTERVAL,
+        })
     }
 }
 
@@ -290,6 +308,26 @@ pub enum NotifierKind {
     Alertmanager,
     /// OTLP log records, sent to the exporters that take logs.
     Otlp,
+}
+
+impl NotifierKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotifierKind::Log => "log",
+            NotifierKind::Webhook => "webhook",
+            NotifierKind::Slack => "slack",
+            NotifierKind::Alertmanager => "alertmanager",
+            NotifierKind::Otlp => "otlp",
+        }
+    }
+
+    /// Returns whether the kind delivers over HTTP to `url`.
+    pub fn uses_url(self) -> bool {
+        matches!(
+            self,
+            NotifierKind::Webhook | NotifierKind::Slack | NotifierKind::Alertmanager
+        )
+    }
 }
 
 /// Metrics that burnrate serves and sends.
@@ -888,5 +926,12 @@ mod humantime_serde {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
         deserializer.deserialize_any(DurationVisitor)
+    }
+
+    /// Reads a duration into `Some`; a missing field keeps the default.
+    pub fn deserialize_some<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Duration>, D::Error> {
+        deserialize(deserializer).map(Some)
     }
 }

@@ -527,3 +527,99 @@ fn pricing_problems_name_path_and_value() {
         }
     }
 }
+
+fn problem_messages(error: &ConfigError) -> Vec<String> {
+    error.problems.iter().map(Problem::to_string).collect()
+}
+
+#[test]
+fn notifier_defaults_depend_on_kind() {
+    let text = r#"
+alerts:
+  notifiers:
+    - { name: am, kind: alertmanager, url: "http://127.0.0.1:9093" }
+    - { name: hook, kind: webhook, url: "http://127.0.0.1:8080/alerts" }
+    - { name: slow-am, kind: alertmanager, url: "http://127.0.0.1:9093", repeat_interval: 2m }
+"#;
+    let config = parse_env(text, &[]).unwrap();
+    let notifiers = &config.alerts.notifiers;
+    assert_eq!(notifiers[0].repeat_interval(), Duration::from_secs(60));
+    assert_eq!(
+        notifiers[1].repeat_interval(),
+        Duration::from_secs(4 * 3600)
+    );
+    assert_eq!(notifiers[2].repeat_interval(), Duration::from_secs(120));
+}
+
+#[test]
+fn notifier_headers_expand_env() {
+    let text = r#"
+alerts:
+  notifiers:
+    - name: hook
+      kind: webhook
+      url: "https://127.0.0.1:8443/alerts"
+      headers: { authorization: "Bearer ${env:HOOK_TOKEN}" }
+"#;
+    let config = parse_env(text, &[("HOOK_TOKEN", "t0ken")]).unwrap();
+    let headers = &config.alerts.notifiers[0].headers;
+    assert_eq!(headers["authorization"], "Bearer t0ken");
+}
+
+#[test]
+fn notifier_problems_name_the_field() {
+    let text = r#"
+alerts:
+  notifiers:
+    - { name: "", kind: log }
+    - { name: hook, kind: webhook }
+    - { name: hook, kind: slack, url: "ftp://127.0.0.1/x" }
+    - { name: am, kind: alertmanager, url: "127.0.0.1:9093", selector: "up > 1" }
+    - { name: am2, kind: alertmanager, url: "http://127.0.0.1:9093", repeat_interval: 4h }
+    - { name: fast, kind: log, timeout: 0s, repeat_interval: 0s }
+    - { name: short, kind: webhook, url: "http://127.0.0.1:1/", timeout: 10s, max_retry_time: 5s }
+    - { name: bad-header, kind: webhook, url: "http://127.0.0.1:1/", headers: { "x y": "1", content-type: "text/plain" } }
+"#;
+    let error = parse_env(text, &[]).unwrap_err();
+    assert_eq!(
+        problem_paths(&error),
+        [
+            "alerts.notifiers[0].name",
+            "alerts.notifiers[1].url",
+            "alerts.notifiers[2].name",
+            "alerts.notifiers[2].url",
+            "alerts.notifiers[3].url",
+            "alerts.notifiers[3].selector",
+            "alerts.notifiers[4].repeat_interval",
+            "alerts.notifiers[5].timeout",
+            "alerts.notifiers[5].repeat_interval",
+            "alerts.notifiers[6].max_retry_time",
+            "alerts.notifiers[7].headers.content-type",
+            "alerts.notifiers[7].headers.x y",
+        ]
+    );
+    let messages = problem_messages(&error);
+    assert!(messages[1].contains("needs a URL"), "{}", messages[1]);
+    assert!(
+        messages[2].contains("duplicate notifier name \"hook\""),
+        "{}",
+        messages[2]
+    );
+    assert!(
+        messages[3].contains("use http:// or https://"),
+        "{}",
+        messages[3]
+    );
+    assert!(messages[4].contains("has no scheme"), "{}", messages[4]);
+    assert!(
+        messages[5].contains("not a label selector"),
+        "{}",
+        messages[5]
+    );
+    assert!(messages[6].contains("use about 1m"), "{}", messages[6]);
+    assert!(
+        messages[9].contains("at least the timeout"),
+        "{}",
+        messages[9]
+    );
+}

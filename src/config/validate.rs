@@ -4,7 +4,9 @@
 use std::net::SocketAddr;
 
 use super::error::Problem;
-use super::model::{Config, Exporter, InputTokensIncludeCache, Protocol, QueueStorage};
+use super::model::{
+    Config, Exporter, InputTokensIncludeCache, Notifier, NotifierKind, Protocol, QueueStorage,
+};
 
 /// The largest accepted request size limit.
 const MAX_SIZE_MIB: u64 = 1024;
@@ -104,6 +106,8 @@ pub fn validate(config: &Config, problems: &mut Vec<Problem>) {
         ));
     }
 
+    check_notifiers(&config.alerts.notifiers, problems);
+
     if let Err(ledger_problems) = crate::ledger::LedgerConfig::from_settings(&config.ledger) {
         problems.extend(ledger_problems);
     }
@@ -139,6 +143,95 @@ fn check_input_token_rules(rules: &[InputTokensIncludeCache], problems: &mut Vec
                 rule.scope
             );
             problems.push(Problem::new(&path, message));
+        }
+    }
+}
+
+/// The longest accepted resend delay of an `alertmanager` notifier. Alerts
+/// stay firing in Alertmanager for four resend delays after burnrate stops
+/// sending them, so a long delay hides a stopped burnrate for that long.
+const MAX_RESEND_DELAY: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Checks `alerts.notifiers`: unique names, a usable URL for the kinds that
+/// send over HTTP, the selector, the headers and the durations.
+fn check_notifiers(notifiers: &[Notifier], problems: &mut Vec<Problem>) {
+    let mut names = std::collections::HashSet::new();
+    for (index, notifier) in notifiers.iter().enumerate() {
+        let field = |name: &str| format!("alerts.notifiers[{index}].{name}");
+        if notifier.name.trim().is_empty() {
+            problems.push(Problem::new(
+                &field("name"),
+                "missing; name the notifier, such as `oncall`",
+            ));
+        } else if !names.insert(notifier.name.as_str()) {
+            let message = format!(
+                "duplicate notifier name {:?}; give each a unique name",
+                notifier.name
+            );
+            problems.push(Problem::new(&field("name"), message));
+        }
+
+        if notifier.kind.uses_url() {
+            let example = match notifier.kind {
+                NotifierKind::Alertmanager => "http://127.0.0.1:9093",
+                NotifierKind::Slack => "https://hooks.slack.com/services/T000/B000/XXXX",
+                _ => "http://127.0.0.1:8080/alerts",
+            };
+            match parse_endpoint_url(&notifier.url) {
+                Ok(uri) if has_credentials(&uri) => {
+                    problems.push(Problem::new(&field("url"), CREDENTIALS_IN_URL));
+                }
+                Ok(_) => {}
+                Err(_) if notifier.url.is_empty() => {
+                    let message = format!(
+                        "missing; a {} notifier needs a URL, such as {example}",
+                        notifier.kind.as_str()
+                    );
+                    problems.push(Problem::new(&field("url"), message));
+                }
+                Err(message) => problems.push(Problem::new(&field("url"), message)),
+            }
+        }
+
+        if let Err(message) = crate::alerts::notify::parse_alert_selector(&notifier.selector) {
+            problems.push(Problem::new(&field("selector"), message));
+        }
+        for (name, value) in &notifier.headers {
+            let path = field(&format!("headers.{name}"));
+            if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+                let message = "invalid HTTP header name; use letters, digits and '-'";
+                problems.push(Problem::new(&path, message));
+            } else if is_reserved_header(Protocol::HttpProtobuf, name) {
+                let message = format!(
+                    "burnrate sets {name:?} itself for each request; remove it from `headers`"
+                );
+                problems.push(Problem::new(&path, message));
+            }
+            if http::HeaderValue::from_str(value).is_err() {
+                let message =
+                    "invalid header value; it must be visible ASCII (the value is not shown)";
+                problems.push(Problem::new(&path, message));
+            }
+        }
+
+        check_positive(&field("timeout"), notifier.timeout, problems);
+        if let Some(repeat_interval) = notifier.repeat_interval {
+            check_positive(&field("repeat_interval"), repeat_interval, problems);
+            if notifier.kind == NotifierKind::Alertmanager && repeat_interval > MAX_RESEND_DELAY {
+                let message = format!(
+                    "{} is too long for `alertmanager`, where it is the resend delay and alerts stay firing for four of them after burnrate stops; use about 1m (at most 10m), and set how often people are notified in Alertmanager's route",
+                    humantime::format_duration(repeat_interval)
+                );
+                problems.push(Problem::new(&field("repeat_interval"), message));
+            }
+        }
+        if notifier.max_retry_time < notifier.timeout {
+            let message = format!(
+                "{} is shorter than `timeout` ({}), so not even one attempt could finish; set it to at least the timeout",
+                humantime::format_duration(notifier.max_retry_time),
+                humantime::format_duration(notifier.timeout)
+            );
+            problems.push(Problem::new(&field("max_retry_time"), message));
         }
     }
 }
@@ -264,15 +357,10 @@ pub(super) fn check_exporter(path: &str, exporter: &Exporter, problems: &mut Vec
         ));
     }
     match parse_endpoint_url(&exporter.endpoint) {
-        Ok(uri)
-            if uri
-                .authority()
-                .is_some_and(|authority| authority.as_str().contains('@')) =>
-        {
+        Ok(uri) if has_credentials(&uri) => {
             // The endpoint contains a secret, so this message does not repeat
             // it, and the checks whose messages would are skipped.
-            let message = "contains credentials before '@', which burnrate does not send; remove them and set a header instead, such as `authorization: Basic ...`";
-            problems.push(Problem::new(&field("endpoint"), message));
+            problems.push(Problem::new(&field("endpoint"), CREDENTIALS_IN_URL));
         }
         Ok(uri) => {
             if exporter.protocol == Protocol::HttpProtobuf {
@@ -366,6 +454,15 @@ pub(super) fn check_exporter(path: &str, exporter: &Exporter, problems: &mut Vec
             "must not be greater than `max_interval`",
         ));
     }
+}
+
+/// The problem of a URL with `user:password@` in it. It does not repeat the
+/// URL, which contains a secret.
+const CREDENTIALS_IN_URL: &str = "contains credentials before '@', which burnrate does not send; remove them and set a header instead, such as `authorization: Basic ...`";
+
+fn has_credentials(uri: &http::Uri) -> bool {
+    uri.authority()
+        .is_some_and(|authority| authority.as_str().contains('@'))
 }
 
 /// Returns whether burnrate sets header `name` itself, so a configured value

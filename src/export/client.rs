@@ -20,10 +20,10 @@ use crate::signal::Signal;
 
 /// Time allowed to open the TCP connection to the upstream. With gRPC it also
 /// covers the TLS handshake.
-pub(super) const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The `User-Agent` of every export request.
-pub(super) const USER_AGENT: &str = concat!("burnrate/", env!("CARGO_PKG_VERSION"));
+pub(crate) const USER_AGENT: &str = concat!("burnrate/", env!("CARGO_PKG_VERSION"));
 
 /// A client of one upstream OTLP backend, chosen by the exporter's `protocol`.
 #[expect(
@@ -176,7 +176,7 @@ pub(super) fn root_certificates(tls: &config::Tls) -> Result<RootCertStore, Stri
 
 /// Formats an error with its chain of sources, where hyper and rustls put the
 /// cause: "client error (Connect)" alone does not name it.
-pub(super) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
     /// Real source chains are shorter, so the bound only guards against a cycle.
     const MAX_SOURCES: usize = 8;
 

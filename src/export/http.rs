@@ -35,8 +35,11 @@ const MAX_RESPONSE_BODY_BYTES: usize = 64 * 1024;
 /// error message.
 const MAX_BODY_EXCERPT_CHARS: usize = 300;
 
+/// A pooled hyper client for `http://` and `https://` URLs.
+pub(crate) type PooledHttpClient = PooledClient<HttpsConnector<HttpConnector>, Full<Bytes>>;
+
 pub struct HttpClient {
-    client: PooledClient<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    client: PooledHttpClient,
     /// The request URL of each signal, indexed by `Signal as usize`.
     urls: [Uri; 3],
     headers: HeaderMap,
@@ -58,34 +61,8 @@ impl HttpClient {
             logs.map_err(setup_error)?,
         ];
 
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
-        connector.enforce_http(false);
         let https = base.scheme_str() == Some("https");
-        // An `http://` endpoint never uses the TLS settings, but the
-        // connector type needs some.
-        let tls = if https {
-            tls_config(&settings.tls)
-        } else {
-            rustls_builder().map(|builder| {
-                builder
-                    .with_root_certificates(rustls::RootCertStore::empty())
-                    .with_no_client_auth()
-            })
-        };
-        let tls = tls.map_err(setup_error)?;
-        let builder = HttpsConnectorBuilder::new().with_tls_config(tls);
-        // `https_only` turns a scheme mix-up into an error instead of plaintext.
-        let builder = if https {
-            builder.https_only()
-        } else {
-            builder.https_or_http()
-        };
-        let connector = builder
-            .enable_http1()
-            .enable_http2()
-            .wrap_connector(connector);
-        let client = PooledClient::builder(TokioExecutor::new()).build(connector);
+        let client = pooled_client(https, &settings.tls).map_err(setup_error)?;
 
         let mut headers = HeaderMap::new();
         for (name, value) in &settings.headers {
@@ -123,28 +100,15 @@ impl HttpClient {
                 message: format!("gzip compression failed: {error}"),
             })?,
         };
-        let mut request = Request::new(Full::new(body));
-        *request.method_mut() = Method::POST;
-        *request.uri_mut() = url.clone();
-        *request.headers_mut() = self.headers.clone();
-
-        let attempt = async {
-            match self.client.request(request).await {
-                Ok(response) => Ok(read_response(response).await),
-                Err(error) => Err(ExportError::Transport {
-                    message: format!("request to {url} failed: {}", client::error_chain(&error)),
-                }),
-            }
-        };
-        let timed_out = |_| ExportError::Transport {
-            message: format!(
-                "no response from {url} within {} (the exporter's `timeout`)",
-                humantime::format_duration(self.timeout)
-            ),
-        };
-        let (status, headers, body) = tokio::time::timeout(self.timeout, attempt)
-            .await
-            .map_err(timed_out)??;
+        let (status, headers, body) = post(
+            &self.client,
+            url,
+            self.headers.clone(),
+            body,
+            self.timeout,
+            "exporter",
+        )
+        .await?;
 
         if status.is_success() {
             return Ok(if is_protobuf(&headers) {
@@ -155,6 +119,73 @@ impl HttpClient {
         }
         Err(response_error(status, &headers, &body, SystemTime::now()))
     }
+}
+
+/// Builds a pooled client whose connections open on the first request. With
+/// `https`, it trusts the system roots plus `tls.ca_file` and rejects
+/// `http://` URLs; without it, it sends plaintext.
+pub(crate) fn pooled_client(https: bool, tls: &config::Tls) -> Result<PooledHttpClient, String> {
+    let mut connector = HttpConnector::new();
+    connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
+    connector.enforce_http(false);
+    // An `http://` endpoint never uses the TLS settings, but the
+    // connector type needs some.
+    let tls = if https {
+        tls_config(tls)
+    } else {
+        rustls_builder().map(|builder| {
+            builder
+                .with_root_certificates(rustls::RootCertStore::empty())
+                .with_no_client_auth()
+        })
+    }?;
+    let builder = HttpsConnectorBuilder::new().with_tls_config(tls);
+    // `https_only` turns a scheme mix-up into an error instead of plaintext.
+    let builder = if https {
+        builder.https_only()
+    } else {
+        builder.https_or_http()
+    };
+    let connector = builder
+        .enable_http1()
+        .enable_http2()
+        .wrap_connector(connector);
+    Ok(PooledClient::builder(TokioExecutor::new()).build(connector))
+}
+
+/// Sends one POST and reads the response. `timeout` covers the attempt from
+/// connecting to reading the response, and `owner` ("exporter" or
+/// "notifier") names whose `timeout` it is in the error.
+pub(crate) async fn post(
+    client: &PooledHttpClient,
+    url: &Uri,
+    headers: HeaderMap,
+    body: Bytes,
+    timeout: Duration,
+    owner: &str,
+) -> Result<(StatusCode, HeaderMap, Bytes), ExportError> {
+    let mut request = Request::new(Full::new(body));
+    *request.method_mut() = Method::POST;
+    *request.uri_mut() = url.clone();
+    *request.headers_mut() = headers;
+
+    let attempt = async {
+        match client.request(request).await {
+            Ok(response) => Ok(read_response(response).await),
+            Err(error) => Err(ExportError::Transport {
+                message: format!("request to {url} failed: {}", client::error_chain(&error)),
+            }),
+        }
+    };
+    let timed_out = |_| ExportError::Transport {
+        message: format!(
+            "no response from {url} within {} (the {owner}'s `timeout`)",
+            humantime::format_duration(timeout)
+        ),
+    };
+    tokio::time::timeout(timeout, attempt)
+        .await
+        .map_err(timed_out)?
 }
 
 /// Builds the URL of one signal: the endpoint's path without a trailing
@@ -227,7 +258,7 @@ fn content_type(headers: &HeaderMap) -> Option<String> {
 }
 
 /// Builds the error of a response that is not 2xx.
-fn response_error(
+pub(crate) fn response_error(
     status: StatusCode,
     headers: &HeaderMap,
     body: &[u8],

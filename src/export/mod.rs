@@ -3,11 +3,11 @@
 //! combine queued requests into batches and retry transient failures with
 //! backoff.
 
-mod client;
+pub(crate) mod client;
 mod grpc;
-mod http;
+pub(crate) mod http;
 mod queue;
-mod retry;
+pub(crate) mod retry;
 
 use std::path::PathBuf;
 use std::sync::Arc;

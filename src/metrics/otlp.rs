@@ -409,7 +409,8 @@ fn has_points(metric: &Metric) -> bool {
     }
 }
 
-fn string_attribute(key: &str, value: &str) -> KeyValue {
+/// Builds a string-valued OTLP attribute.
+pub(crate) fn string_attribute(key: &str, value: &str) -> KeyValue {
     KeyValue {
         key: key.to_owned(),
         value: Some(AnyValue {

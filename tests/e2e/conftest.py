@@ -246,11 +246,13 @@ def launch_burnrate(
     work_dir: Path,
     exporters: list[dict],
     service: dict | None = None,
+    alerts: dict | None = None,
 ) -> Burnrate:
     """Start burnrate with every listener on a free 127.0.0.1 port and wait for /readyz.
 
-    `exporters` is the config's `exporters` list and `service` its `service` section,
-    as Python values. The config is written as JSON, which YAML reads unchanged.
+    `exporters` is the config's `exporters` list, `service` its `service` section and
+    `alerts` its `alerts` section, as Python values. The config is written as JSON,
+    which YAML reads unchanged.
     RUST_LOG is removed from burnrate's environment, so `service.log_level` applies.
     """
     work_dir.mkdir(parents=True, exist_ok=True)
@@ -267,6 +269,8 @@ def launch_burnrate(
         "exporters": exporters,
         "service": service or {},
     }
+    if alerts is not None:
+        config["alerts"] = alerts
     config_path = work_dir / "burnrate.yaml"
     config_path.write_text(json.dumps(config, indent=2) + "\n")
     stderr_path = work_dir / "stderr.log"
