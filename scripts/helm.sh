@@ -56,11 +56,19 @@ render_deploy() {
                 --values "deploy/$scenario-values.yaml" --kube-version "$KUBERNETES_VERSION"
         } > "$target/$scenario.yaml"
     done
+    {
+        echo "# Generated from deploy/grafana-dashboard.json by \`scripts/helm.sh generate\`."
+        echo "# Point the Grafana dashboard sidecar at the label grafana_dashboard=1 to load it."
+        "$helm_bin/kubectl" create configmap burnrate-dashboard --namespace burnrate \
+            --from-file=burnrate.json=deploy/grafana-dashboard.json \
+            --dry-run=client --output=yaml \
+            | "$helm_bin/kubectl" label --local --filename=- --output=yaml grafana_dashboard=1
+    } > "$target/grafana-dashboard.yaml"
 }
 
 if [ "${1:-}" = generate ]; then
     render_deploy deploy
-    echo "wrote deploy/standalone.yaml and deploy/sidecar.yaml"
+    echo "wrote deploy/standalone.yaml, deploy/sidecar.yaml and deploy/grafana-dashboard.yaml"
     exit 0
 fi
 
@@ -170,7 +178,7 @@ done
 
 echo "== deploy/ matches the chart"
 render_deploy "$out/deploy"
-for file in standalone.yaml sidecar.yaml; do
+for file in standalone.yaml sidecar.yaml grafana-dashboard.yaml; do
     if diff -u "deploy/$file" "$out/deploy/$file"; then
         pass "deploy/$file matches the chart"
     else
