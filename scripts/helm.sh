@@ -5,7 +5,8 @@
 # schemas, and checks the rendered burnrate config with `burnrate validate`.
 # It also compares the chart's copy of the default rule pack with
 # rules/burnrate.yaml, checks the value combinations that the chart rejects,
-# and compares deploy/ with what the chart renders now.
+# compares deploy/ with what the chart renders now, and lints the Dockerfile
+# with hadolint.
 #
 # Installs Helm and kubectl into target/helm-tools (scripts/helm-tools.sh) and
 # kubernetes-validate into target/e2e-venv (scripts/python-env.sh), and
@@ -121,6 +122,12 @@ for values in "$chart"/ci/*-values.yaml; do
         fi
     done
 
+    if "$python" scripts/helm_config.py checksum "$out/$scenario-$KUBERNETES_VERSION.yaml"; then
+        pass "config checksum annotation of the $scenario pods"
+    else
+        fail "config checksum annotation of the $scenario pods"
+    fi
+
     # Dummy values for the Secrets that the config references as ${env:...}.
     if HONEYCOMB_API_KEY=test-key GRAFANA_OTLP_BASIC=dGVzdDp0ZXN0 \
         "$python" scripts/helm_config.py validate "$burnrate" \
@@ -150,6 +157,21 @@ else
     fail "sidecar placement by Kubernetes version"
 fi
 
+echo "== a parent chart that includes the sidecar templates"
+parent=tests/helm/parent-chart
+rm -rf "$parent/charts" "$parent/Chart.lock"
+for version in "$KUBERNETES_VERSION" "$OLD_KUBERNETES_VERSION"; do
+    manifest="$out/parent-$version.yaml"
+    if helm dependency build "$parent" > /dev/null \
+        && helm template shop "$parent" --kube-version "$version" > "$manifest" \
+        && "$validate" --strict --quiet --kubernetes-version "$version" "$manifest" \
+        && "$python" scripts/helm_config.py checksum "$manifest"; then
+        pass "parent chart with the sidecar for Kubernetes $version"
+    else
+        fail "parent chart with the sidecar for Kubernetes $version"
+    fi
+done
+
 echo "== value combinations that the chart rejects"
 # Each case: the arguments and a part of the expected error message.
 rejected_cases=(
@@ -175,6 +197,14 @@ for case in "${rejected_cases[@]}"; do
         fail "helm template $arguments failed with another message: $output"
     fi
 done
+
+echo "== Dockerfile with hadolint"
+# The image itself is not built here: there is no container engine.
+if "$(dirname "$python")/hadolint" Dockerfile; then
+    pass "hadolint Dockerfile"
+else
+    fail "hadolint Dockerfile"
+fi
 
 echo "== deploy/ matches the chart"
 render_deploy "$out/deploy"

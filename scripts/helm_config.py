@@ -12,6 +12,11 @@ sidecar-placement MANIFEST FIELD
     its pod spec's FIELD (initContainers or containers), with restartPolicy
     Always exactly when it is an init container.
 
+checksum MANIFEST
+    Check that the config checksum annotation of the pods in MANIFEST matches
+    the burnrate ConfigMap that MANIFEST contains, so the pods restart when
+    it changes.
+
 prometheus-rule MANIFEST RULE_FILE OUT
     Check that the PrometheusRule of MANIFEST has the same groups as
     RULE_FILE, and write its groups to OUT as a rule file for promtool.
@@ -19,6 +24,7 @@ prometheus-rule MANIFEST RULE_FILE OUT
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 import sys
 from pathlib import Path
@@ -96,12 +102,35 @@ def prometheus_rule(manifest: Path, rule_file: Path, out: Path) -> int:
     return 0
 
 
+def config_checksum(manifest: Path) -> int:
+    documents = load_documents(manifest)
+    config_map = burnrate_config_map(documents)
+    # The chart hashes the rendered data block, which is the ConfigMap's
+    # data as YAML with its keys in order.
+    data = "".join(
+        f"{key}: |\n" + "".join(f"  {line}\n" for line in value.rstrip("\n").split("\n"))
+        for key, value in config_map["data"].items()
+    )
+    expected = hashlib.sha256(data.rstrip("\n").encode()).hexdigest()
+    for document in documents:
+        if document["kind"] != "Deployment":
+            continue
+        annotations = document["spec"]["template"]["metadata"].get("annotations", {})
+        found = annotations.get("checksum/burnrate-config")
+        if found != expected:
+            print(f"{document['metadata']['name']}: checksum {found}, expected {expected}")
+            return 1
+    return 0
+
+
 def main(arguments: list[str]) -> int:
     match arguments:
         case ["validate", burnrate, manifest, directory]:
             return validate(burnrate, Path(manifest), Path(directory))
         case ["sidecar-placement", manifest, field]:
             return sidecar_placement(Path(manifest), field)
+        case ["checksum", manifest]:
+            return config_checksum(Path(manifest))
         case ["prometheus-rule", manifest, rule_file, out]:
             return prometheus_rule(Path(manifest), Path(rule_file), Path(out))
     print(__doc__, file=sys.stderr)
