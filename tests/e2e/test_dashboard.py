@@ -14,23 +14,14 @@ from __future__ import annotations
 
 import json
 import re
-import signal
-import subprocess
-import time
-import urllib.parse
-from pathlib import Path
 
 import pytest
 
-from conftest import REPO_ROOT, free_port, http_get, run_client_app
+from conftest import REPO_ROOT, http_get, run_client_app
+from prometheus_server import PROMETHEUS_BIN, Prometheus
 from test_real_clients import COMPRESSION, RUNS
 
 DASHBOARD_PATH = REPO_ROOT / "deploy" / "grafana-dashboard.json"
-PROMETHEUS_BIN = Path("/usr/bin/prometheus")
-PROMETHEUS_READY_TIMEOUT_SECONDS = 30
-# Long enough for two rule evaluations of burnrate (alerts.evaluation_interval
-# defaults to 15 s) and a few scrapes after them.
-QUERY_TIMEOUT_SECONDS = 60
 # Grafana's variables and the values they take in the queries: $service's
 # "All" value, and a range window that contains many 1 s scrapes.
 VARIABLES = {"$__rate_interval": "30s", "${service}": ".*", "$service": ".*"}
@@ -68,84 +59,13 @@ def substitute_variables(expression: str) -> str:
     return expression
 
 
-class Prometheus:
-    """A Prometheus server on 127.0.0.1 that scrapes one target every second."""
-
-    def __init__(self, work_dir: Path, target: str):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        config_path = work_dir / "prometheus.yml"
-        config_path.write_text(
-            "global:\n"
-            "  scrape_interval: 1s\n"
-            "  evaluation_interval: 1s\n"
-            "scrape_configs:\n"
-            "  - job_name: burnrate\n"
-            "    static_configs:\n"
-            f"      - targets: ['{target}']\n"
-        )
-        self.log_path = work_dir / "prometheus.log"
-        with open(self.log_path, "wb") as log:
-            self.process = subprocess.Popen(
-                [
-                    str(PROMETHEUS_BIN),
-                    f"--config.file={config_path}",
-                    f"--storage.tsdb.path={work_dir / 'data'}",
-                    f"--web.listen-address=127.0.0.1:{self.port}",
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-
-    def wait_until_ready(self) -> None:
-        deadline = time.monotonic() + PROMETHEUS_READY_TIMEOUT_SECONDS
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                pytest.fail(f"prometheus exited early:\n{self.log_path.read_text()}")
-            try:
-                if http_get(self.url + "/-/ready", timeout_seconds=1)[0] == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.2)
-        pytest.fail(
-            f"prometheus was not ready within {PROMETHEUS_READY_TIMEOUT_SECONDS} s:\n"
-            f"{self.log_path.read_text()}"
-        )
-
-    def query(self, expression: str) -> list[dict]:
-        """Run an instant query and return its result vector."""
-        url = self.url + "/api/v1/query?" + urllib.parse.urlencode({"query": expression})
-        status, body = http_get(url, timeout_seconds=5)
-        assert status == 200, f"query {expression!r} returned {status}: {body[:500]}"
-        return json.loads(body)["data"]["result"]
-
-    def query_until_data(self, expression: str) -> list[dict]:
-        """Repeat the query every 0.5 s until it returns a series, or time out."""
-        deadline = time.monotonic() + QUERY_TIMEOUT_SECONDS
-        result = self.query(expression)
-        while not result and time.monotonic() < deadline:
-            time.sleep(0.5)
-            result = self.query(expression)
-        return result
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
-
-
 @pytest.fixture(scope="module")
 def prometheus(burnrate, fake_provider, tmp_path_factory):
     if not PROMETHEUS_BIN.is_file():
         pytest.fail(f"{PROMETHEUS_BIN} not found; run scripts/debian-tools.sh")
     work_dir = tmp_path_factory.mktemp("prometheus")
     target = burnrate.metrics_url.removeprefix("http://").removesuffix("/metrics")
-    server = Prometheus(work_dir, target)
+    server = Prometheus(work_dir, [target])
     try:
         server.wait_until_ready()
         output_dir = tmp_path_factory.mktemp("client_app")
