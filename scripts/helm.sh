@@ -96,6 +96,13 @@ else
     fail "$chart/files/burnrate-rules.yaml differs from rules/burnrate.yaml; copy rules/burnrate.yaml over it"
 fi
 
+echo "== a comment on every key of values.yaml"
+if "$python" scripts/helm_config.py values-comments "$chart/values.yaml"; then
+    pass "every key of $chart/values.yaml has a comment"
+else
+    fail "keys of $chart/values.yaml without a comment"
+fi
+
 echo "== helm lint, helm template and kubernetes-validate per scenario"
 for values in "$chart"/ci/*-values.yaml; do
     scenario="$(basename "$values" -values.yaml)"

@@ -17,6 +17,10 @@ checksum MANIFEST
     the burnrate ConfigMap that MANIFEST contains, so the pods restart when
     it changes.
 
+values-comments VALUES
+    Check that every key of the values file VALUES has a comment, on the
+    line before it or at the end of its line.
+
 prometheus-rule MANIFEST RULE_FILE OUT
     Check that the PrometheusRule of MANIFEST has the same groups as
     RULE_FILE, and write its groups to OUT as a rule file for promtool.
@@ -25,6 +29,7 @@ prometheus-rule MANIFEST RULE_FILE OUT
 from __future__ import annotations
 
 import hashlib
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -123,6 +128,20 @@ def config_checksum(manifest: Path) -> int:
     return 0
 
 
+def values_comments(values: Path) -> int:
+    lines = values.read_text().splitlines()
+    missing = []
+    for number, line in enumerate(lines, start=1):
+        if not re.match(r"^\s*[A-Za-z_][\w-]*:", line) or "#" in line:
+            continue
+        previous = lines[number - 2].strip() if number > 1 else ""
+        if not previous.startswith("#"):
+            missing.append(f"{values}:{number}: {line.strip()}")
+    for entry in missing:
+        print(f"no comment on the key at {entry}")
+    return 1 if missing else 0
+
+
 def main(arguments: list[str]) -> int:
     match arguments:
         case ["validate", burnrate, manifest, directory]:
@@ -131,6 +150,8 @@ def main(arguments: list[str]) -> int:
             return sidecar_placement(Path(manifest), field)
         case ["checksum", manifest]:
             return config_checksum(Path(manifest))
+        case ["values-comments", values]:
+            return values_comments(Path(values))
         case ["prometheus-rule", manifest, rule_file, out]:
             return prometheus_rule(Path(manifest), Path(rule_file), Path(out))
     print(__doc__, file=sys.stderr)
