@@ -3,8 +3,8 @@
 # the end-to-end tests that drive the built binary with the real Python
 # anthropic and openai SDKs and a real rotel, and a short fuzzing run.
 # Installs what it needs: Python packages into a virtualenv under target/,
-# cargo-fuzz under target/fuzz-tools/, and Debian's prometheus (for promtool)
-# and Alertmanager.
+# cargo-fuzz under target/fuzz-tools/, Helm and kubectl under
+# target/helm-tools/, and Debian's prometheus (for promtool) and Alertmanager.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -27,6 +27,9 @@ promtool check rules rules/burnrate.yaml
 promtool test rules rules/burnrate_test.yaml
 target/debug/burnrate rules check rules/burnrate.yaml
 target/debug/burnrate rules test rules/burnrate_test.yaml
+
+echo "== Helm chart and deploy/ manifests"
+scripts/helm.sh
 
 # Last, so that pytest's summary closes the output.
 echo "== end-to-end test with the real Python SDKs"

@@ -67,6 +67,7 @@ CONFIG_TEMPLATE = """\
 receivers:
   otlp:
     grpc: {{ endpoint: 127.0.0.1:{grpc_port} }}
+    http: {{ endpoint: 127.0.0.1:{http_port} }}
 metrics:
   prometheus: {{ endpoint: 127.0.0.1:{metrics_port} }}
 admin: {{ endpoint: 127.0.0.1:{admin_port} }}
@@ -121,11 +122,13 @@ def upstream():
 @pytest.fixture(scope="module")
 def burnrate(burnrate_bin, upstream, tmp_path_factory):
     work_dir = tmp_path_factory.mktemp("burnrate")
-    grpc_port, metrics_port, admin_port = free_port(), free_port(), free_port()
+    grpc_port, http_port = free_port(), free_port()
+    metrics_port, admin_port = free_port(), free_port()
     config_path = work_dir / "burnrate.yaml"
     config_path.write_text(
         CONFIG_TEMPLATE.format(
             grpc_port=grpc_port,
+            http_port=http_port,
             metrics_port=metrics_port,
             admin_port=admin_port,
             upstream_port=upstream.port,
@@ -150,6 +153,7 @@ def burnrate(burnrate_bin, upstream, tmp_path_factory):
         grpc_endpoint=f"127.0.0.1:{grpc_port}",
         metrics_url=f"http://127.0.0.1:{metrics_port}/metrics",
         admin_url=f"http://127.0.0.1:{admin_port}",
+        http_url=f"http://127.0.0.1:{http_port}",
     )
     try:
         wait_until_ready(instance)
