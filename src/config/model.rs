@@ -138,6 +138,10 @@ pub struct LedgerSettings {
     /// IANA time zone of the calendar days and months that spend is counted in.
     pub time_zone: String,
     pub budgets: Vec<Budget>,
+    /// How long spend must have been watched in a day or month before
+    /// burnrate projects it to the period's end.
+    #[serde(with = "humantime_serde")]
+    pub min_projection_basis: Duration,
 }
 
 impl Default for LedgerSettings {
@@ -147,6 +151,7 @@ impl Default for LedgerSettings {
             max_series: 5_000,
             time_zone: "UTC".to_owned(),
             budgets: Vec::new(),
+            min_projection_basis: Duration::from_secs(15 * 60),
         }
     }
 }

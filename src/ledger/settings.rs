@@ -3,6 +3,7 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use chrono_tz::Tz;
 use promql_parser::label::Matcher;
@@ -88,6 +89,9 @@ pub struct LedgerConfig {
     pub max_series: usize,
     pub time_zone: Tz,
     pub budgets: Vec<BudgetRule>,
+    /// How long spend must have been watched in a period before it is
+    /// projected.
+    pub min_projection_basis: Duration,
 }
 
 impl Default for LedgerConfig {
@@ -97,6 +101,7 @@ impl Default for LedgerConfig {
             max_series: LedgerSettings::default().max_series,
             time_zone: Tz::UTC,
             budgets: Vec::new(),
+            min_projection_basis: LedgerSettings::default().min_projection_basis,
         }
     }
 }
@@ -158,6 +163,11 @@ impl LedgerConfig {
             }
         }
 
+        if settings.min_projection_basis < Duration::from_secs(1) {
+            let message = "must be at least 1s; a shorter basis projects the first call's cost over the whole period";
+            problems.push(Problem::new("ledger.min_projection_basis", message));
+        }
+
         if !problems.is_empty() {
             return Err(problems);
         }
@@ -166,7 +176,27 @@ impl LedgerConfig {
             max_series: settings.max_series,
             time_zone,
             budgets,
+            min_projection_basis: settings.min_projection_basis,
         })
+    }
+
+    /// Projects `spent` in the `period` that contains `now` to its end; see
+    /// [`super::project`].
+    pub fn project(
+        &self,
+        spent: f64,
+        period: BudgetPeriod,
+        now: SystemTime,
+        started: SystemTime,
+    ) -> Option<f64> {
+        super::project(
+            spent,
+            period,
+            now,
+            started,
+            self.time_zone,
+            self.min_projection_basis,
+        )
     }
 
     /// Returns the names of the allowlisted labels, in order.
@@ -349,6 +379,19 @@ mod tests {
         let many: Vec<&str> = many.iter().map(String::as_str).collect();
         let found = problems(&settings(&many, Vec::new()));
         assert_eq!(found[0].0, "ledger.labels", "{found:?}");
+    }
+
+    #[test]
+    fn short_projection_basis_is_rejected() {
+        let short = LedgerSettings {
+            min_projection_basis: Duration::from_millis(500),
+            ..LedgerSettings::default()
+        };
+        let found = problems(&short);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].0, "ledger.min_projection_basis");
+        let config = LedgerConfig::from_settings(&LedgerSettings::default()).unwrap();
+        assert_eq!(config.min_projection_basis, Duration::from_secs(900));
     }
 
     #[test]

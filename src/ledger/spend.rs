@@ -8,8 +8,9 @@ use chrono_tz::Tz;
 
 use crate::config::BudgetPeriod;
 
-/// Spend is projected only after it has been watched for this long in the
-/// period, so one call in the first seconds does not project a fortune.
+/// How long spend must have been watched in the period before it is
+/// projected, unless `ledger.min_projection_basis` says otherwise, so that one
+/// call in the first seconds does not project a fortune.
 pub const MIN_PROJECTION_BASIS: Duration = Duration::from_secs(15 * 60);
 
 /// The spend of one series in its newest calendar day and month, by span end
@@ -104,17 +105,18 @@ fn start_of_day(day: NaiveDate, zone: Tz) -> SystemTime {
 
 /// Projects `spent` to the end of the period that contains `now`, at the
 /// average rate since the period started or since `watched_since`, whichever
-/// is later. Returns `None` until [`MIN_PROJECTION_BASIS`] has passed.
+/// is later. Returns `None` until `min_basis` has been watched.
 pub fn project(
     spent: f64,
     period: BudgetPeriod,
     now: SystemTime,
     watched_since: SystemTime,
     zone: Tz,
+    min_basis: Duration,
 ) -> Option<f64> {
     let (start, end) = period_bounds(period, now, zone);
     let basis = now.duration_since(start.max(watched_since)).ok()?;
-    if basis < MIN_PROJECTION_BASIS {
+    if basis < min_basis || basis.is_zero() {
         return None;
     }
     let left = end.duration_since(now).unwrap_or_default();
@@ -253,25 +255,66 @@ mod tests {
         let now = utc("2026-04-11T00:00:00Z");
         // 10 of 30 days gone, 100 USD spent: 300 USD by the end of April.
         let month_start = utc("2026-04-01T00:00:00Z");
-        let projected = project(100.0, BudgetPeriod::Month, now, month_start, zone);
+        let projected = project(
+            100.0,
+            BudgetPeriod::Month,
+            now,
+            month_start,
+            zone,
+            MIN_PROJECTION_BASIS,
+        );
         assert_eq!(projected, Some(300.0));
 
         // Watched only for the last 5 of those days: the rate is 20 USD a day
         // over the 20 days left.
         let watched = utc("2026-04-06T00:00:00Z");
-        let projected = project(100.0, BudgetPeriod::Month, now, watched, zone);
+        let projected = project(
+            100.0,
+            BudgetPeriod::Month,
+            now,
+            watched,
+            zone,
+            MIN_PROJECTION_BASIS,
+        );
         assert_eq!(projected, Some(500.0));
 
         // Too short a basis projects nothing.
         let recent = utc("2026-04-10T23:50:00Z");
-        assert_eq!(project(1.0, BudgetPeriod::Month, now, recent, zone), None);
+        assert_eq!(
+            project(
+                1.0,
+                BudgetPeriod::Month,
+                now,
+                recent,
+                zone,
+                MIN_PROJECTION_BASIS
+            ),
+            None
+        );
         let day_start = utc("2026-04-11T00:00:00Z");
-        assert_eq!(project(1.0, BudgetPeriod::Day, now, day_start, zone), None);
+        assert_eq!(
+            project(
+                1.0,
+                BudgetPeriod::Day,
+                now,
+                day_start,
+                zone,
+                MIN_PROJECTION_BASIS
+            ),
+            None
+        );
 
         // Six hours into the day: four times the spend.
         let noon = utc("2026-04-11T06:00:00Z");
         assert_eq!(
-            project(3.0, BudgetPeriod::Day, noon, day_start, zone),
+            project(
+                3.0,
+                BudgetPeriod::Day,
+                noon,
+                day_start,
+                zone,
+                MIN_PROJECTION_BASIS
+            ),
             Some(12.0)
         );
     }

@@ -10,7 +10,6 @@ use crate::call::LimitKind;
 use crate::config::BudgetPeriod;
 use crate::ledger::{
     LedgerConfig, PICOS_PER_USD, SeriesKey, SeriesState, WINDOW_SECONDS, WindowTotals, local_day,
-    project,
 };
 
 /// A gauge of one series.
@@ -214,7 +213,7 @@ pub fn series_samples(
     }
     for period in BudgetPeriod::ALL {
         let spent = state.spend.picos(period, today) as f64 / PICOS_PER_USD;
-        if let Some(projected) = project(spent, period, now, started, config.time_zone) {
+        if let Some(projected) = config.project(spent, period, now, started) {
             let labels = vec![("period", Arc::from(period.as_str()))];
             push(SeriesGauge::SpendProjected, labels, projected);
         }
@@ -308,7 +307,7 @@ pub fn budget_samples(
         };
         samples.push(sample(BudgetGauge::Amount, budget.amount_usd));
         samples.push(sample(BudgetGauge::Spend, spent));
-        if let Some(projected) = project(spent, budget.period, now, started, config.time_zone) {
+        if let Some(projected) = config.project(spent, budget.period, now, started) {
             samples.push(sample(BudgetGauge::SpendProjected, projected));
         }
     }

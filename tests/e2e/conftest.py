@@ -78,6 +78,7 @@ exporters:
 ledger:
   labels: [deployment.environment]
   time_zone: {time_zone}
+  min_projection_basis: 1s
   budgets:
     - {{ name: checkout-month, period: month, amount_usd: 0.01, selector: '{{service_name="checkout"}}' }}
     - {{ name: all-day, period: day, amount_usd: 5, selector: '' }}

@@ -34,10 +34,6 @@ MAX_UID_LENGTH = 40
 DATASOURCE_REFERENCE = {"type": "prometheus", "uid": "${datasource}"}
 # Queries of metrics that burnrate exposes only after a delay longer than this
 # test, with the reason. They must still run without an error.
-DELAYED_QUERIES = {
-    ("Projected month spend", "A"): "burnrate_spend_projected_usd appears once "
-    "burnrate has watched 15 minutes of the period",
-}
 
 
 def load_dashboard() -> dict:
@@ -91,10 +87,6 @@ def prometheus(burnrate, fake_provider, tmp_path_factory):
 def test_dashboard_query_returns_data(prometheus, title, ref_id, expression):
     query = substitute_variables(expression)
     assert "$" not in query, f"unreplaced Grafana variable in {query!r}"
-    if (title, ref_id) in DELAYED_QUERIES:
-        if not prometheus.query(query):
-            pytest.skip(DELAYED_QUERIES[(title, ref_id)])
-        return
     result = prometheus.query_until_data(query)
     assert result, f"panel {title!r} query {ref_id} returned no data: {query}"
 
