@@ -15,7 +15,7 @@ use burnrate::config::{self, Config};
     about = "OTLP sidecar that turns LLM spans into rate-limit and cost metrics"
 )]
 struct Cli {
-    /// Configuration file (YAML). Without it, burnrate runs on its embedded default config.
+    /// Configuration file (YAML) of `run` and `validate`; without it they use the embedded default config. `rules` does not read it.
     #[arg(long, global = true, value_name = "FILE")]
     config: Option<PathBuf>,
 

@@ -18,6 +18,11 @@ const FUNCTIONS: &[&str] = &[
     "title",
 ];
 
+/// Go template actions, which the subset does not take.
+const ACTIONS: &[&str] = &[
+    "if", "else", "end", "range", "with", "define", "template", "block", "break", "continue",
+];
+
 /// A parsed template.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Template {
@@ -155,6 +160,11 @@ fn parse_pipeline(text: &str) -> Result<Vec<Command>, String> {
             });
         } else if words.len() == 1 && index == 0 {
             commands.push(Command::Operand(parse_operand(first)?));
+        } else if ACTIONS.contains(&first.as_str()) {
+            return Err(format!(
+                "the `{first}` action is not supported; templates take $labels, $value and pipelines into {}",
+                FUNCTIONS.join(", ")
+            ));
         } else if is_identifier(first) {
             return Err(format!(
                 "function `{first}` is not supported; use one of {}",
@@ -609,7 +619,10 @@ mod tests {
         let cases = [
             ("{{ $value", "not closed"),
             ("{{ }}", "empty action"),
-            ("{{ if $value }}x{{ end }}", "`if` is not supported"),
+            (
+                "{{ if $value }}x{{ end }}",
+                "the `if` action is not supported",
+            ),
             ("{{ query \"up\" }}", "function `query`"),
             (
                 "{{ $externalLabels.x }}",
