@@ -4,7 +4,9 @@
 # manifests with `kubernetes-validate --strict` against the Kubernetes API
 # schemas, and checks the rendered burnrate config with `burnrate validate`.
 # It also compares the chart's copy of the default rule pack with
-# rules/burnrate.yaml, checks the value combinations that the chart rejects,
+# rules/burnrate.yaml, renders the parent chart in tests/helm/parent-chart and
+# checks that docs/kubernetes.md shows its templates and values unchanged,
+# checks the value combinations that the chart rejects,
 # compares deploy/ with what the chart renders now, and lints the Dockerfile
 # with hadolint.
 #
@@ -172,10 +174,35 @@ for version in "$KUBERNETES_VERSION" "$OLD_KUBERNETES_VERSION"; do
     if helm dependency build "$parent" > /dev/null \
         && helm template shop "$parent" --kube-version "$version" > "$manifest" \
         && "$validate" --strict --quiet --kubernetes-version "$version" "$manifest" \
-        && "$python" scripts/helm_config.py checksum "$manifest"; then
+        && "$python" scripts/helm_config.py checksum "$manifest" \
+        && HONEYCOMB_API_KEY=test-key "$python" scripts/helm_config.py validate "$burnrate" \
+            "$manifest" "$out/config-parent-$version"; then
         pass "parent chart with the sidecar for Kubernetes $version"
     else
         fail "parent chart with the sidecar for Kubernetes $version"
+    fi
+done
+
+echo "== snippets in docs/kubernetes.md equal the parent chart"
+# Print the lines between the markers "snippet-begin NAME" and
+# "snippet-end NAME" of a file, without Markdown code fences and without the
+# begin marker's indentation (a code block inside a Markdown list item).
+snippet() {
+    awk -v name="$2" '
+        $0 ~ "snippet-end " name { inside = 0 }
+        inside && !/^ *```/ { print substr($0, indent + 1) }
+        $0 ~ "snippet-begin " name { inside = 1; indent = match($0, /[^ ]/) - 1 }
+    ' "$1"
+}
+for pair in sidecar-template:templates/deployment.yaml sidecar-values:values.yaml; do
+    name="${pair%%:*}"
+    source="$parent/${pair#*:}"
+    if [ -z "$(snippet "$source" "$name")" ]; then
+        fail "no snippet $name in $source"
+    elif diff -u <(snippet "$source" "$name") <(snippet docs/kubernetes.md "$name"); then
+        pass "snippet $name of docs/kubernetes.md equals $source"
+    else
+        fail "snippet $name of docs/kubernetes.md differs from $source; copy it over"
     fi
 done
 
