@@ -156,6 +156,19 @@ else
     fail "PrometheusRule groups"
 fi
 
+echo "== update strategy with a disk queue on a PersistentVolumeClaim"
+# Only one pod at a time can hold the lock of a queue directory on a claim,
+# so a rolling update would start the new pod while the old one holds it.
+for case in disk-queue:Recreate standalone:RollingUpdate; do
+    scenario="${case%%:*}"
+    expected="${case#*:}"
+    if "$python" scripts/helm_config.py strategy "$out/$scenario-$KUBERNETES_VERSION.yaml" "$expected"; then
+        pass "$scenario Deployment has strategy $expected"
+    else
+        fail "$scenario Deployment strategy"
+    fi
+done
+
 echo "== sidecar placement by Kubernetes version"
 if "$python" scripts/helm_config.py sidecar-placement \
     "$out/sidecar-$KUBERNETES_VERSION.yaml" initContainers \
@@ -215,6 +228,7 @@ rejected_cases=(
     "--set sidecar.metricsHost=127.0.0.1|is reachable only inside the pod"
     "--values $chart/ci/disk-queue-values.yaml --set queueVolume.enabled=false|storage=disk needs a volume"
     "--values $chart/ci/disk-queue-values.yaml --set config.exporters[0].sending_queue.directory=/tmp/queue|is not on the queue volume"
+    "--values $chart/ci/disk-queue-values.yaml --set standalone.replicas=2|only one pod can use the claim"
     "--set unknownKey=1|additional properties 'unknownKey' not allowed"
     "--set config.ledger.budget=1|additional properties 'budget' not allowed"
     "--set mode=daemonset|mode"

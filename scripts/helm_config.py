@@ -21,6 +21,10 @@ values-comments VALUES
     Check that every key of the values file VALUES has a comment, on the
     line before it or at the end of its line.
 
+strategy MANIFEST TYPE
+    Check that every Deployment of MANIFEST has the update strategy TYPE
+    (Recreate or RollingUpdate, Kubernetes' default when none is set).
+
 prometheus-rule MANIFEST RULE_FILE OUT
     Check that the PrometheusRule of MANIFEST has the same groups as
     RULE_FILE, and write its groups to OUT as a rule file for promtool.
@@ -107,6 +111,20 @@ def prometheus_rule(manifest: Path, rule_file: Path, out: Path) -> int:
     return 0
 
 
+def update_strategy(manifest: Path, expected: str) -> int:
+    deployments = [d for d in load_documents(manifest) if d["kind"] == "Deployment"]
+    if not deployments:
+        print(f"no Deployment in {manifest}")
+        return 1
+    failures = 0
+    for deployment in deployments:
+        found = deployment["spec"].get("strategy", {}).get("type", "RollingUpdate")
+        if found != expected:
+            print(f"{deployment['metadata']['name']}: strategy {found}, expected {expected}")
+            failures += 1
+    return 1 if failures else 0
+
+
 def config_checksum(manifest: Path) -> int:
     documents = load_documents(manifest)
     config_map = burnrate_config_map(documents)
@@ -150,6 +168,8 @@ def main(arguments: list[str]) -> int:
             return sidecar_placement(Path(manifest), field)
         case ["checksum", manifest]:
             return config_checksum(Path(manifest))
+        case ["strategy", manifest, expected]:
+            return update_strategy(Path(manifest), expected)
         case ["values-comments", values]:
             return values_comments(Path(values))
         case ["prometheus-rule", manifest, rule_file, out]:
