@@ -105,6 +105,13 @@ else
     fail "keys of $chart/values.yaml without a comment"
 fi
 
+echo "== the schema accepts every key of docs/configuration.md"
+if "$python" scripts/helm_config.py schema-keys docs/configuration.md "$chart/values.schema.json"; then
+    pass "$chart/values.schema.json accepts every key of docs/configuration.md"
+else
+    fail "keys of docs/configuration.md missing from $chart/values.schema.json"
+fi
+
 echo "== helm lint, helm template and kubernetes-validate per scenario"
 for values in "$chart"/ci/*-values.yaml; do
     scenario="$(basename "$values" -values.yaml)"
