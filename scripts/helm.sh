@@ -155,12 +155,23 @@ for values in "$chart"/ci/*-values.yaml; do
 done
 
 echo "== PrometheusRule with promtool"
+# The sidecar scenario has the default rule pack and the rule file checkout.
 rule_file="$out/prometheusrule-groups.yaml"
 if "$python" scripts/helm_config.py prometheus-rule "$out/sidecar-$KUBERNETES_VERSION.yaml" \
     rules/burnrate.yaml "$rule_file" && promtool check rules "$rule_file"; then
-    pass "PrometheusRule has the groups of rules/burnrate.yaml and promtool accepts them"
+    pass "PrometheusRule has the default rule pack and the rules values, and promtool accepts them"
 else
-    fail "PrometheusRule groups"
+    fail "PrometheusRule groups with the default rule pack"
+fi
+manifest="$out/sidecar-without-default-rules.yaml"
+rule_file="$out/prometheusrule-without-default-rules.yaml"
+if helm template burnrate "$chart" --values "$chart/ci/sidecar-values.yaml" \
+    --set config.alerts.default_rules=false --kube-version "$KUBERNETES_VERSION" > "$manifest" \
+    && "$python" scripts/helm_config.py prometheus-rule "$manifest" rules/burnrate.yaml "$rule_file" \
+    && promtool check rules "$rule_file"; then
+    pass "PrometheusRule has only the rules values with config.alerts.default_rules=false"
+else
+    fail "PrometheusRule groups with config.alerts.default_rules=false"
 fi
 
 echo "== update strategy with a disk queue on a PersistentVolumeClaim"

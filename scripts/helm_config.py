@@ -30,9 +30,12 @@ schema-keys REFERENCE SCHEMA
     the first YAML block of REFERENCE (docs/configuration.md), except the
     keys that the chart sets itself.
 
-prometheus-rule MANIFEST RULE_FILE OUT
-    Check that the PrometheusRule of MANIFEST has the same groups as
-    RULE_FILE, and write its groups to OUT as a rule file for promtool.
+prometheus-rule MANIFEST PACK OUT
+    Check that the PrometheusRule of MANIFEST has the groups that burnrate
+    evaluates: those of the default rule pack PACK (rules/burnrate.yaml)
+    unless the config sets alerts.default_rules to false, then those of the
+    ConfigMap's rule files. Write its groups to OUT as a rule file for
+    promtool.
 """
 
 from __future__ import annotations
@@ -109,9 +112,18 @@ def prometheus_rule(manifest: Path, rule_file: Path, out: Path) -> int:
         print(f"expected one PrometheusRule in {manifest}, found {len(rules)}")
         return 1
     groups = rules[0]["spec"]["groups"]
-    expected = yaml.safe_load(rule_file.read_text())["groups"]
+    config_map = burnrate_config_map(load_documents(manifest))
+    config = yaml.safe_load(config_map["data"]["config.yaml"])
+    expected = []
+    if config.get("alerts", {}).get("default_rules", True):
+        expected += yaml.safe_load(rule_file.read_text())["groups"]
+    for key, content in config_map["data"].items():
+        if key.startswith("rules-"):
+            expected += yaml.safe_load(content)["groups"]
     if groups != expected:
-        print(f"the PrometheusRule's groups differ from {rule_file}")
+        names = [group["name"] for group in groups]
+        expected_names = [group["name"] for group in expected]
+        print(f"the PrometheusRule has the groups {names}, expected {expected_names}")
         return 1
     out.write_text(yaml.safe_dump({"groups": groups}, sort_keys=False))
     return 0
