@@ -4,7 +4,9 @@
 # manifests with `kubernetes-validate --strict` against the Kubernetes API
 # schemas, and checks the rendered burnrate config with `burnrate validate`.
 # It also compares the chart's copy of the default rule pack with
-# rules/burnrate.yaml, checks the value combinations that the chart rejects,
+# rules/burnrate.yaml, renders the parent chart in tests/helm/parent-chart and
+# checks that docs/kubernetes.md shows its templates and values unchanged,
+# checks the value combinations that the chart rejects,
 # compares deploy/ with what the chart renders now, and lints the Dockerfile
 # with hadolint.
 #
@@ -103,6 +105,13 @@ else
     fail "keys of $chart/values.yaml without a comment"
 fi
 
+echo "== the schema accepts every key of docs/configuration.md"
+if "$python" scripts/helm_config.py schema-keys docs/configuration.md "$chart/values.schema.json"; then
+    pass "$chart/values.schema.json accepts every key of docs/configuration.md"
+else
+    fail "keys of docs/configuration.md missing from $chart/values.schema.json"
+fi
+
 echo "== helm lint, helm template and kubernetes-validate per scenario"
 for values in "$chart"/ci/*-values.yaml; do
     scenario="$(basename "$values" -values.yaml)"
@@ -146,13 +155,37 @@ for values in "$chart"/ci/*-values.yaml; do
 done
 
 echo "== PrometheusRule with promtool"
+# The sidecar scenario has the default rule pack and the rule file checkout.
 rule_file="$out/prometheusrule-groups.yaml"
 if "$python" scripts/helm_config.py prometheus-rule "$out/sidecar-$KUBERNETES_VERSION.yaml" \
     rules/burnrate.yaml "$rule_file" && promtool check rules "$rule_file"; then
-    pass "PrometheusRule has the groups of rules/burnrate.yaml and promtool accepts them"
+    pass "PrometheusRule has the default rule pack and the rules values, and promtool accepts them"
 else
-    fail "PrometheusRule groups"
+    fail "PrometheusRule groups with the default rule pack"
 fi
+manifest="$out/sidecar-without-default-rules.yaml"
+rule_file="$out/prometheusrule-without-default-rules.yaml"
+if helm template burnrate "$chart" --values "$chart/ci/sidecar-values.yaml" \
+    --set config.alerts.default_rules=false --kube-version "$KUBERNETES_VERSION" > "$manifest" \
+    && "$python" scripts/helm_config.py prometheus-rule "$manifest" rules/burnrate.yaml "$rule_file" \
+    && promtool check rules "$rule_file"; then
+    pass "PrometheusRule has only the rules values with config.alerts.default_rules=false"
+else
+    fail "PrometheusRule groups with config.alerts.default_rules=false"
+fi
+
+echo "== update strategy with a disk queue on a PersistentVolumeClaim"
+# Only one pod at a time can hold the lock of a queue directory on a claim,
+# so a rolling update would start the new pod while the old one holds it.
+for case in disk-queue:Recreate standalone:RollingUpdate; do
+    scenario="${case%%:*}"
+    expected="${case#*:}"
+    if "$python" scripts/helm_config.py strategy "$out/$scenario-$KUBERNETES_VERSION.yaml" "$expected"; then
+        pass "$scenario Deployment has strategy $expected"
+    else
+        fail "$scenario Deployment strategy"
+    fi
+done
 
 echo "== sidecar placement by Kubernetes version"
 if "$python" scripts/helm_config.py sidecar-placement \
@@ -172,10 +205,35 @@ for version in "$KUBERNETES_VERSION" "$OLD_KUBERNETES_VERSION"; do
     if helm dependency build "$parent" > /dev/null \
         && helm template shop "$parent" --kube-version "$version" > "$manifest" \
         && "$validate" --strict --quiet --kubernetes-version "$version" "$manifest" \
-        && "$python" scripts/helm_config.py checksum "$manifest"; then
+        && "$python" scripts/helm_config.py checksum "$manifest" \
+        && HONEYCOMB_API_KEY=test-key "$python" scripts/helm_config.py validate "$burnrate" \
+            "$manifest" "$out/config-parent-$version"; then
         pass "parent chart with the sidecar for Kubernetes $version"
     else
         fail "parent chart with the sidecar for Kubernetes $version"
+    fi
+done
+
+echo "== snippets in docs/kubernetes.md equal the parent chart"
+# Print the lines between the markers "snippet-begin NAME" and
+# "snippet-end NAME" of a file, without Markdown code fences and without the
+# begin marker's indentation (a code block inside a Markdown list item).
+snippet() {
+    awk -v name="$2" '
+        $0 ~ "snippet-end " name { inside = 0 }
+        inside && !/^ *```/ { print substr($0, indent + 1) }
+        $0 ~ "snippet-begin " name { inside = 1; indent = match($0, /[^ ]/) - 1 }
+    ' "$1"
+}
+for pair in sidecar-template:templates/deployment.yaml sidecar-values:values.yaml; do
+    name="${pair%%:*}"
+    source="$parent/${pair#*:}"
+    if [ -z "$(snippet "$source" "$name")" ]; then
+        fail "no snippet $name in $source"
+    elif diff -u <(snippet "$source" "$name") <(snippet docs/kubernetes.md "$name"); then
+        pass "snippet $name of docs/kubernetes.md equals $source"
+    else
+        fail "snippet $name of docs/kubernetes.md differs from $source; copy it over"
     fi
 done
 
@@ -188,6 +246,7 @@ rejected_cases=(
     "--set sidecar.metricsHost=127.0.0.1|is reachable only inside the pod"
     "--values $chart/ci/disk-queue-values.yaml --set queueVolume.enabled=false|storage=disk needs a volume"
     "--values $chart/ci/disk-queue-values.yaml --set config.exporters[0].sending_queue.directory=/tmp/queue|is not on the queue volume"
+    "--values $chart/ci/disk-queue-values.yaml --set standalone.replicas=2|only one pod can use the claim"
     "--set unknownKey=1|additional properties 'unknownKey' not allowed"
     "--set config.ledger.budget=1|additional properties 'budget' not allowed"
     "--set mode=daemonset|mode"

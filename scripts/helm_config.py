@@ -21,14 +21,27 @@ values-comments VALUES
     Check that every key of the values file VALUES has a comment, on the
     line before it or at the end of its line.
 
-prometheus-rule MANIFEST RULE_FILE OUT
-    Check that the PrometheusRule of MANIFEST has the same groups as
-    RULE_FILE, and write its groups to OUT as a rule file for promtool.
+strategy MANIFEST TYPE
+    Check that every Deployment of MANIFEST has the update strategy TYPE
+    (Recreate or RollingUpdate, Kubernetes' default when none is set).
+
+schema-keys REFERENCE SCHEMA
+    Check that values.schema.json SCHEMA accepts under `config` every key of
+    the first YAML block of REFERENCE (docs/configuration.md), except the
+    keys that the chart sets itself.
+
+prometheus-rule MANIFEST PACK OUT
+    Check that the PrometheusRule of MANIFEST has the groups that burnrate
+    evaluates: those of the default rule pack PACK (rules/burnrate.yaml)
+    unless the config sets alerts.default_rules to false, then those of the
+    ConfigMap's rule files. Write its groups to OUT as a rule file for
+    promtool.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import subprocess
 import sys
@@ -99,12 +112,91 @@ def prometheus_rule(manifest: Path, rule_file: Path, out: Path) -> int:
         print(f"expected one PrometheusRule in {manifest}, found {len(rules)}")
         return 1
     groups = rules[0]["spec"]["groups"]
-    expected = yaml.safe_load(rule_file.read_text())["groups"]
+    config_map = burnrate_config_map(load_documents(manifest))
+    config = yaml.safe_load(config_map["data"]["config.yaml"])
+    expected = []
+    if config.get("alerts", {}).get("default_rules", True):
+        expected += yaml.safe_load(rule_file.read_text())["groups"]
+    for key, content in config_map["data"].items():
+        if key.startswith("rules-"):
+            expected += yaml.safe_load(content)["groups"]
     if groups != expected:
-        print(f"the PrometheusRule's groups differ from {rule_file}")
+        names = [group["name"] for group in groups]
+        expected_names = [group["name"] for group in expected]
+        print(f"the PrometheusRule has the groups {names}, expected {expected_names}")
         return 1
     out.write_text(yaml.safe_dump({"groups": groups}, sort_keys=False))
     return 0
+
+
+def update_strategy(manifest: Path, expected: str) -> int:
+    deployments = [d for d in load_documents(manifest) if d["kind"] == "Deployment"]
+    if not deployments:
+        print(f"no Deployment in {manifest}")
+        return 1
+    failures = 0
+    for deployment in deployments:
+        found = deployment["spec"].get("strategy", {}).get("type", "RollingUpdate")
+        if found != expected:
+            print(f"{deployment['metadata']['name']}: strategy {found}, expected {expected}")
+            failures += 1
+    return 1 if failures else 0
+
+
+# Keys of burnrate's config that the chart sets from other values, so the
+# schema rejects them under `config`.
+CHART_OWNED_KEYS = {
+    "receivers.otlp.grpc.endpoint",
+    "receivers.otlp.http.endpoint",
+    "metrics.prometheus",
+    "admin",
+    "alerts.rule_files",
+    "pricing.files",
+}
+
+
+def resolve_schema(schema: dict, node: dict) -> dict:
+    while "$ref" in node:
+        node = schema["$defs"][node["$ref"].removeprefix("#/$defs/")]
+    return node
+
+
+def unknown_keys(schema: dict, node: dict, value: object, path: str) -> list[str]:
+    """List the key paths of value that the schema node does not accept."""
+    node = resolve_schema(schema, node)
+    if isinstance(value, list):
+        return [
+            key
+            for item in value
+            for key in unknown_keys(schema, node.get("items", {}), item, path)
+        ]
+    if not isinstance(value, dict):
+        return []
+    unknown = []
+    for key, child in value.items():
+        child_path = f"{path}.{key}" if path else key
+        if child_path in CHART_OWNED_KEYS:
+            continue
+        if key in node.get("properties", {}):
+            unknown += unknown_keys(schema, node["properties"][key], child, child_path)
+        elif isinstance(node.get("additionalProperties"), dict):
+            unknown += unknown_keys(schema, node["additionalProperties"], child, child_path)
+        elif node.get("additionalProperties") is False:
+            unknown.append(child_path)
+    return unknown
+
+
+def schema_keys(reference: Path, schema_path: Path) -> int:
+    block = re.search(r"```yaml\n(.*?)```", reference.read_text(), re.DOTALL)
+    if block is None:
+        print(f"no YAML block in {reference}")
+        return 1
+    schema = json.loads(schema_path.read_text())
+    config = schema["properties"]["config"]
+    unknown = unknown_keys(schema, config, yaml.safe_load(block.group(1)), "")
+    for key in unknown:
+        print(f"{schema_path} rejects config.{key} of {reference}")
+    return 1 if unknown else 0
 
 
 def config_checksum(manifest: Path) -> int:
@@ -150,6 +242,10 @@ def main(arguments: list[str]) -> int:
             return sidecar_placement(Path(manifest), field)
         case ["checksum", manifest]:
             return config_checksum(Path(manifest))
+        case ["strategy", manifest, expected]:
+            return update_strategy(Path(manifest), expected)
+        case ["schema-keys", reference, schema_path]:
+            return schema_keys(Path(reference), Path(schema_path))
         case ["values-comments", values]:
             return values_comments(Path(values))
         case ["prometheus-rule", manifest, rule_file, out]:

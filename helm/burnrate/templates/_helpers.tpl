@@ -40,6 +40,17 @@ stops after them. Kubernetes enables it by default from 1.29. */}}
 {{- if semverCompare ">=1.29-0" $version -}}true{{- end -}}
 {{- end -}}
 
+{{/* "true" when an exporter keeps its queue on disk in the PersistentVolumeClaim
+queueVolume.existingClaim. burnrate locks the queue directory, so only one
+pod at a time can use the claim. */}}
+{{- define "burnrate.diskQueueOnClaim" -}}
+{{- if and .Values.queueVolume.enabled .Values.queueVolume.existingClaim -}}
+{{- range .Values.config.exporters -}}
+{{- if eq (default "memory" (default dict .sending_queue).storage) "disk" -}}true{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
 {{/* Address of the OTLP receivers. */}}
 {{- define "burnrate.otlpHost" -}}
 {{- if eq .Values.mode "sidecar" -}}{{ .Values.sidecar.otlpHost }}{{- else -}}{{ .Values.standalone.host }}{{- end -}}

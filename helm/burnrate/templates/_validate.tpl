@@ -17,6 +17,9 @@ NOTES.txt and the ConfigMap include it, so both `helm install` and
 {{- fail (printf "sidecar.metricsHost=%s is reachable only inside the pod, but the kubelet's probes and Prometheus connect to the pod IP; set sidecar.metricsHost=0.0.0.0, or probes.enabled=false and podMonitor.enabled=false" $values.sidecar.metricsHost) -}}
 {{- end -}}
 {{- end -}}
+{{- if and (eq $values.mode "standalone") (gt (int $values.standalone.replicas) 1) (include "burnrate.diskQueueOnClaim" .) -}}
+{{- fail (printf "standalone.replicas=%d with a disk queue on queueVolume.existingClaim=%s: burnrate locks the queue directory, so only one pod can use the claim; set standalone.replicas=1, or queueVolume.existingClaim=\"\" for an emptyDir per pod" (int $values.standalone.replicas) $values.queueVolume.existingClaim) -}}
+{{- end -}}
 {{- range $index, $exporter := $values.config.exporters -}}
 {{- $queue := default dict $exporter.sending_queue -}}
 {{- if eq (default "memory" $queue.storage) "disk" -}}
