@@ -1,7 +1,7 @@
 //! Rate limiting for repeated warnings, so a failing upstream or a flood of
 //! bad input writes one line per interval with a count instead of one per event.
 
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 #[derive(Debug)]
@@ -30,10 +30,7 @@ impl LogThrottle {
     /// Returns `Some(suppressed)` when this event should be logged, with the
     /// number of events skipped since the last logged one, and `None` otherwise.
     pub fn check(&self) -> Option<u64> {
-        let mut state = match self.state.lock() {
-            Ok(state) => state,
-            Err(poisoned) => poisoned.into_inner(),
-        };
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         let now = Instant::now();
         let due = state
             .last_logged

@@ -13,7 +13,7 @@ pub mod template;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError};
 
 use crate::config;
 use crate::metrics::MetricSink;
@@ -78,31 +78,30 @@ impl AlertsStatus {
             history_series: engine.history().series_count(),
             history_dropped_series: engine.history().dropped_series(),
         };
-        match self.snapshot.lock() {
-            Ok(mut current) => *current = snapshot,
-            Err(poisoned) => *poisoned.into_inner() = snapshot,
-        }
+        *self.snapshot.lock().unwrap_or_else(PoisonError::into_inner) = snapshot;
     }
 
     /// Shows the counters of `notifiers` from now on.
     pub fn set_notifiers(&self, notifiers: NotifierMetrics) {
-        match self.notifiers.lock() {
-            Ok(mut current) => *current = notifiers,
-            Err(poisoned) => *poisoned.into_inner() = notifiers,
-        }
+        *self
+            .notifiers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = notifiers;
     }
 
     /// Writes the `burnrate_alerts_*` families of the engine and notifiers.
     pub fn write_metrics(&self, writer: &mut dyn MetricSink) {
-        let notifiers = match self.notifiers.lock() {
-            Ok(notifiers) => notifiers.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        };
+        let notifiers = self
+            .notifiers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
         notifiers.write_metrics(writer);
-        let snapshot = match self.snapshot.lock() {
-            Ok(snapshot) => snapshot.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        };
+        let snapshot = self
+            .snapshot
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
         let gauges: [(&str, &str, f64); 2] = [
             (
                 "burnrate_alerts_rules",

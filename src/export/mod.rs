@@ -10,8 +10,8 @@ mod queue;
 pub(crate) mod retry;
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError};
 use std::time::{Duration, Instant};
 
 use tokio::sync::Semaphore;
@@ -87,10 +87,10 @@ impl ExporterStats {
     }
 
     pub fn last_error(&self) -> Option<LastError> {
-        match self.last_error.lock() {
-            Ok(last) => last.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
+        self.last_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     fn record_error(&self, error: &ExportError) {
@@ -98,10 +98,10 @@ impl ExporterStats {
             at: std::time::SystemTime::now(),
             message: error.to_string(),
         };
-        match self.last_error.lock() {
-            Ok(mut slot) => *slot = Some(last),
-            Err(poisoned) => *poisoned.into_inner() = Some(last),
-        }
+        *self
+            .last_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(last);
     }
 
     /// Items the upstream accepted, including those it reported as rejected

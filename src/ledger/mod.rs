@@ -9,7 +9,7 @@ mod spend;
 mod window;
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::call::{LimitKind, LimitReading, Outcome, RateLimitObservation, TokenCounts};
@@ -581,10 +581,7 @@ impl Ledger {
     fn lock(&self) -> MutexGuard<'_, LedgerState> {
         // A panic while holding the lock leaves counters that are still valid
         // numbers, so the state is used as it is.
-        match self.state.lock() {
-            Ok(state) => state,
-            Err(poisoned) => poisoned.into_inner(),
-        }
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 

@@ -1,7 +1,7 @@
 //! The price table in use, shared by the ledger and the reloader.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 
 use super::PriceTable;
 
@@ -39,19 +39,16 @@ impl Prices {
     pub fn current(&self) -> Arc<PriceTable> {
         // A writer only swaps an `Arc`, so a poisoned lock still holds a
         // complete table.
-        match self.current.read() {
-            Ok(table) => table.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
+        self.current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// Puts `table` in use for every later lookup.
     pub fn replace(&self, table: PriceTable) {
         let table = Arc::new(table);
-        match self.current.write() {
-            Ok(mut current) => *current = table,
-            Err(poisoned) => *poisoned.into_inner() = table,
-        }
+        *self.current.write().unwrap_or_else(PoisonError::into_inner) = table;
     }
 
     /// Counts one reload attempt.

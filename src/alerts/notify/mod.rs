@@ -16,7 +16,7 @@ mod tests;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -207,10 +207,10 @@ impl NotifierState {
     /// Returns the alerts of `update` that this notifier sends now, and
     /// records them as sent at the evaluation time.
     fn take_due<'a>(&self, update: &'a GroupUpdate) -> Vec<&'a Alert> {
-        let mut groups = match self.last_sent.lock() {
-            Ok(groups) => groups,
-            Err(poisoned) => poisoned.into_inner(),
-        };
+        let mut groups = self
+            .last_sent
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         let key = (update.file.clone(), update.group.clone());
         let last_sent = groups.entry(key).or_default();
         let repeat = self.settings.repeat_interval().as_millis() as i64;
