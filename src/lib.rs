@@ -14,4 +14,5 @@ pub mod metrics;
 pub mod pipeline;
 pub mod pricing;
 pub mod receiver;
+pub mod selector;
 pub mod signal;

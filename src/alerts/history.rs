@@ -5,11 +5,12 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Duration;
 
-use promql_parser::label::{MatchOp, Matcher};
+use promql_parser::label::MatchOp;
 use promql_parser::parser::VectorSelector;
 
 use crate::log_throttle::LogThrottle;
 use crate::metrics::MetricSink;
+use crate::selector::all_match;
 
 static DROPPED_LOG: LogThrottle = LogThrottle::new(Duration::from_secs(60));
 
@@ -192,21 +193,19 @@ impl History {
 
 /// Returns whether a series with `labels` is selected by `selector`.
 pub fn selector_matches(selector: &VectorSelector, labels: &Labels) -> bool {
-    let value_of = |name: &str| labels.get(name).map_or("", String::as_str);
+    let value_of = |name: &str| labels.get(name).map(String::as_str);
     if let Some(name) = &selector.name
-        && value_of(METRIC_NAME) != name
+        && value_of(METRIC_NAME) != Some(name.as_str())
     {
         return false;
     }
-    let all_match = |matchers: &[Matcher]| {
-        matchers
-            .iter()
-            .all(|matcher| matcher.is_match(value_of(&matcher.name)))
-    };
     let matchers = &selector.matchers;
-    all_match(&matchers.matchers)
+    all_match(&matchers.matchers, value_of)
         && (matchers.or_matchers.is_empty()
-            || matchers.or_matchers.iter().any(|group| all_match(group)))
+            || matchers
+                .or_matchers
+                .iter()
+                .any(|group| all_match(group, value_of)))
 }
 
 /// Returns the metric names that `selector` can select: its name, or the

@@ -72,12 +72,11 @@ impl BudgetRule {
     /// Returns whether a series with `labels` counts toward the budget. A
     /// label the series lacks reads as empty, as in PromQL.
     pub fn matches(&self, labels: &[(&str, &str)]) -> bool {
-        self.matchers.iter().all(|matcher| {
-            let value = labels
+        crate::selector::all_match(&self.matchers, |name| {
+            labels
                 .iter()
-                .find(|(name, _)| *name == matcher.name)
-                .map_or("", |(_, value)| value);
-            matcher.is_match(value)
+                .find(|(label, _)| *label == name)
+                .map(|(_, value)| *value)
         })
     }
 }

@@ -414,8 +414,5 @@ pub fn parse_alert_selector(selector: &str) -> Result<Vec<Matcher>, String> {
 }
 
 fn matches_alert(matchers: &[Matcher], labels: &Labels) -> bool {
-    matchers.iter().all(|matcher| {
-        let value = labels.get(&matcher.name).map_or("", String::as_str);
-        matcher.is_match(value)
-    })
+    crate::selector::all_match(matchers, |name| labels.get(name).map(String::as_str))
 }
