@@ -68,6 +68,20 @@ fn vector(history: &History, text: &str, second: i64) -> Vec<(String, f64)> {
     found
 }
 
+/// A table of expressions and the vector each must give, as in [`vector`].
+type VectorCases<'a> = &'a [(&'a str, &'a [(&'a str, f64)])];
+
+/// Evaluates each expression of `cases` at `second` and asserts its vector.
+fn assert_vectors(history: &History, cases: VectorCases<'_>, second: i64) {
+    for (text, expected) in cases {
+        let expected: Vec<(String, f64)> = expected
+            .iter()
+            .map(|(labels, value)| ((*labels).to_owned(), *value))
+            .collect();
+        assert_eq!(vector(history, text, second), expected, "{text}");
+    }
+}
+
 fn usage() -> History {
     history(&[
         (r#"used{svc="a",model="m1"}"#, &[(0, 10.0), (15, 20.0)]),
@@ -118,13 +132,7 @@ fn selectors_and_matchers() {
         ),
         (r#"used{svc="zzz"}"#, &[]),
     ];
-    for (text, expected) in cases {
-        let expected: Vec<(String, f64)> = expected
-            .iter()
-            .map(|(labels, value)| ((*labels).to_owned(), *value))
-            .collect();
-        assert_eq!(vector(&history, text, 15), expected, "{text}");
-    }
+    assert_vectors(&history, cases, 15);
 }
 
 #[test]
@@ -175,13 +183,7 @@ fn arithmetic_and_comparison() {
         ("used{svc=\"a\"} % 7", &[("model=m1,svc=a", 6.0)]),
         ("used{svc=\"c\"} ^ 3", &[("model=m2,svc=c", 1.0)]),
     ];
-    for (text, expected) in cases {
-        let expected: Vec<(String, f64)> = expected
-            .iter()
-            .map(|(labels, value)| ((*labels).to_owned(), *value))
-            .collect();
-        assert_eq!(vector(&history, text, 15), expected, "{text}");
-    }
+    assert_vectors(&history, cases, 15);
     assert_eq!(eval(&history, "2 * 3 + 1", 15), Value::Scalar(7.0));
     assert_eq!(eval(&history, "1 > bool 2", 15), Value::Scalar(0.0));
 }
@@ -204,13 +206,7 @@ fn vector_matching_one_to_one() {
             &[("svc=a", 1.0), ("svc=b", 1.0)],
         ),
     ];
-    for (text, expected) in cases {
-        let expected: Vec<(String, f64)> = expected
-            .iter()
-            .map(|(labels, value)| ((*labels).to_owned(), *value))
-            .collect();
-        assert_eq!(vector(&history, text, 15), expected, "{text}");
-    }
+    assert_vectors(&history, cases, 15);
 }
 
 #[test]
@@ -279,13 +275,7 @@ fn set_operators() {
             ],
         ),
     ];
-    for (text, expected) in cases {
-        let expected: Vec<(String, f64)> = expected
-            .iter()
-            .map(|(labels, value)| ((*labels).to_owned(), *value))
-            .collect();
-        assert_eq!(vector(&history, text, 15), expected, "{text}");
-    }
+    assert_vectors(&history, cases, 15);
 }
 
 #[test]
@@ -325,13 +315,7 @@ fn aggregations() {
         ),
         ("topk(0, used)", &[]),
     ];
-    for (text, expected) in cases {
-        let expected: Vec<(String, f64)> = expected
-            .iter()
-            .map(|(labels, value)| ((*labels).to_owned(), *value))
-            .collect();
-        assert_eq!(vector(&history, text, 15), expected, "{text}");
-    }
+    assert_vectors(&history, cases, 15);
 }
 
 fn counter() -> History {
@@ -413,13 +397,7 @@ fn other_functions() {
         ),
         ("absent(used)", &[]),
     ];
-    for (text, expected) in cases {
-        let expected: Vec<(String, f64)> = expected
-            .iter()
-            .map(|(labels, value)| ((*labels).to_owned(), *value))
-            .collect();
-        assert_eq!(vector(&history, text, 15), expected, "{text}");
-    }
+    assert_vectors(&history, cases, 15);
     assert_eq!(eval(&history, "time()", 15), Value::Scalar(15.0));
 }
 
