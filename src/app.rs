@@ -68,8 +68,8 @@ pub async fn run(
     let export_shutdown = Shutdown::default();
     let (queues, export_tasks) = start_exporters(&exporters, &export_shutdown)?;
     let (reloader, prices) = PriceReloader::load(config.pricing.clone())?;
-    // `validate` has checked the same settings, so this fails only for a
-    // configuration built without it.
+    // Loading the configuration runs the same checks, so this fails only
+    // for a `Config` built in code.
     let ledger_config =
         LedgerConfig::from_settings(&config.ledger).map_err(config::ConfigError::new)?;
     let ledger = Ledger::with_config(prices, ledger_config, SystemTime::now());

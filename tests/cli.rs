@@ -487,7 +487,7 @@ fn rules_check_reports_file_and_line() {
     assert!(stderr.contains(&expected), "{stderr}");
 }
 
-/// A rule fires on a live metric; a bad rule file on SIGHUP keeps the rules
+/// A rule fires on a live metric. On SIGHUP a bad rule file keeps the rules
 /// in use, and a good one keeps the firing alert without firing it again.
 #[test]
 fn rule_fires_and_survives_reloads() {

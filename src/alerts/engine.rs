@@ -362,8 +362,8 @@ mod tests {
         let mut engine = engine(
             "groups:\n  - name: g\n    interval: 30s\n    rules:\n      - alert: High\n        expr: utilization > 0.8\n",
         );
-        // Above from 15 s: the group runs at 0 s, 30 s, 60 s, ... and so sees
-        // it first at 30 s.
+        // Above from 15 s: the group runs at 0 s, 30 s, 60 s, ... so its
+        // first evaluation above the threshold is at 30 s.
         let notifications = run(&mut engine, &[0.5, 0.9, 0.9, 0.9]);
         assert_eq!(notifications, [(30, "High".to_owned(), Transition::Fired)]);
         assert_eq!(engine.stats.evaluations, 2);

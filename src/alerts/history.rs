@@ -69,9 +69,9 @@ impl History {
         self.metric_names.contains(name)
     }
 
-    /// Adds one snapshot of samples taken at `at` (milliseconds): every
-    /// series the history holds that is missing from it has gone, and gets a
-    /// staleness marker, as Prometheus gives a series missing from a scrape.
+    /// Adds one snapshot of samples taken at `at` (milliseconds). Every
+    /// series of the history that is missing from it gets a staleness
+    /// marker, as Prometheus marks a series missing from a scrape.
     /// Points older than the retention are dropped. A snapshot not later
     /// than the newest one is ignored.
     pub fn record(&mut self, at: i64, samples: Vec<(Labels, f64)>) {
@@ -86,7 +86,7 @@ impl History {
     }
 
     /// Adds the points of `samples` at `at` and a staleness marker for each
-    /// series in `gone`; other series get no point, as with a missed scrape.
+    /// series in `gone`. Other series get no point, as with a missed scrape.
     pub fn record_points(&mut self, at: i64, samples: Vec<(Labels, f64)>, gone: Vec<Labels>) {
         if self.newest.is_some_and(|newest| newest >= at) {
             return;

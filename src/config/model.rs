@@ -124,7 +124,7 @@ impl Default for Extract {
     }
 }
 
-/// How LLM calls are grouped into series and how spend is counted.
+/// Settings of the ledger: how LLM calls become series and how spend is counted.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct LedgerSettings {
@@ -218,7 +218,7 @@ pub struct Alerts {
     pub rule_files: Vec<String>,
     /// Series that the history for range functions keeps at most.
     pub max_history_series: usize,
-    /// Where notifications go. Without any, alerts are logged.
+    /// Destinations of notifications. Without any, alerts are logged.
     pub notifiers: Vec<Notifier>,
 }
 

@@ -28,7 +28,7 @@ const UNKNOWN_SERVICE: &str = "unknown_service";
 /// Attributes per span that extraction reads unless configured otherwise.
 pub const DEFAULT_MAX_ATTRIBUTES: usize = 256;
 
-/// What extraction reads and how it counts.
+/// Settings of extraction: what it reads and how it counts tokens.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ExtractSettings {
     /// Attributes per span that extraction reads.

@@ -36,7 +36,7 @@ const RESERVED_LABELS: &[&str] = &[
 const MAX_LABELS: usize = 8;
 
 /// Parts of attribute names that hold secrets. Such an attribute never
-/// becomes a label, and `key_id` tells keys apart instead.
+/// becomes a label, and `key_id` identifies keys instead.
 const CREDENTIAL_PARTS: &[&str] = &[
     "authorization",
     "api-key",

@@ -9,8 +9,8 @@ use chrono_tz::Tz;
 use crate::config::BudgetPeriod;
 
 /// How long spend must have been watched in the period before it is
-/// projected, unless `ledger.min_projection_basis` says otherwise, so that one
-/// call in the first seconds does not project a fortune.
+/// projected, unless `ledger.min_projection_basis` sets another time. It
+/// keeps one call in the first seconds from projecting a fortune.
 pub const MIN_PROJECTION_BASIS: Duration = Duration::from_secs(15 * 60);
 
 /// The spend of one series in its newest calendar day and month, by span end

@@ -19,12 +19,11 @@ struct Bucket {
 /// still count in the right second.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MinuteWindow {
-    /// Allocated on the first call, so a series that never sees one costs
-    /// nothing.
+    /// Allocated on the first call, so a series without calls costs nothing.
     buckets: Option<Box<[Bucket; WINDOW_SECONDS as usize]>>,
 }
 
-/// What a window holds at one moment.
+/// The requests and tokens of a window at one moment.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct WindowTotals {
     pub requests: u64,

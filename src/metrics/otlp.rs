@@ -138,7 +138,7 @@ impl Window<'_> {
 }
 
 impl OtlpMetricsBuilder {
-    /// A builder for the series of `ledger`.
+    /// Creates a builder for the series of `ledger`.
     pub fn new(temporality: Temporality, ledger: &Ledger) -> OtlpMetricsBuilder {
         OtlpMetricsBuilder {
             temporality,
@@ -388,7 +388,7 @@ fn gauge_data(points: Vec<NumberDataPoint>) -> Data {
     })
 }
 
-/// The unit of a gauge, from the suffix of its name, so that the standard
+/// Returns the unit of a gauge, from the suffix of its name, so that the standard
 /// translation to Prometheus names adds no second suffix.
 fn gauge_unit(name: &str) -> &'static str {
     if name.ends_with("_seconds") {

@@ -30,7 +30,7 @@ impl Prices {
         }
     }
 
-    /// A handle on the table embedded from `pricing/prices.yaml`.
+    /// Creates a handle on the table embedded from `pricing/prices.yaml`.
     pub fn embedded() -> Prices {
         Prices::new(PriceTable::embedded().clone())
     }
