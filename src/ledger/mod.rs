@@ -207,6 +207,13 @@ impl SeriesState {
     /// Forgets the key identity seen longest ago when `key_id` would be one
     /// more than [`MAX_KEYS_PER_SERIES`].
     fn make_room_for_key(&mut self, key_id: Option<&Arc<str>>) {
+        // Most calls come with a key the series already has, so that is
+        // checked before the key identities are counted.
+        let known = self.limits.keys().any(|(key, _)| key.as_ref() == key_id)
+            || self.retry_after.keys().any(|key| key.as_ref() == key_id);
+        if known {
+            return;
+        }
         let mut last_seen: BTreeMap<&Option<Arc<str>>, SystemTime> = BTreeMap::new();
         for ((key, _), snapshot) in &self.limits {
             let seen = last_seen.entry(key).or_insert(snapshot.observed_at);
@@ -216,8 +223,7 @@ impl SeriesState {
             let seen = last_seen.entry(key).or_insert(*at);
             *seen = (*seen).max(*at);
         }
-        let known = last_seen.keys().any(|key| key.as_ref() == key_id);
-        if known || last_seen.len() < MAX_KEYS_PER_SERIES {
+        if last_seen.len() < MAX_KEYS_PER_SERIES {
             return;
         }
         let Some(oldest) = last_seen
